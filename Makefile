@@ -1,0 +1,46 @@
+# boottrace: `make demo` renders the embedded example boot, `make test` runs
+# every test (installing what they need first), `make bench` the benchmarks.
+GO ?= go
+BIN := bin/boottrace
+
+.PHONY: all build demo test test-short fuzz bench deps examples clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/boottrace
+
+# Renders the example boot shipped inside boottrace.
+demo: build
+	$(BIN) flame -o boot.svg
+	$(BIN) flame --chart -o boot-chart.svg
+	$(BIN) pprof -o boot.pb.gz
+	$(BIN) summary
+	@echo "wrote boot.svg (flamegraph), boot-chart.svg (flamechart), boot.pb.gz (go tool pprof -top boot.pb.gz)"
+
+deps:
+	./scripts/install-deps.sh
+
+# Runs all tests, fuzz seed corpora included (go test runs them as tests).
+test: deps
+	$(GO) vet ./...
+	$(GO) test -timeout 60m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+# Fuzzes each parser for FUZZTIME (default 30s); crashers land in testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./trace -run '^$$' -fuzz '^FuzzReadKernelLog$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./trace -run '^$$' -fuzz '^FuzzReadFolded$$' -fuzztime $(FUZZTIME)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Re-captures the example boots (needs QEMU and Debian's kernel packages).
+examples:
+	./examples/debian-6.1/capture.sh
+
+clean:
+	rm -rf bin boot.svg boot-chart.svg boot.pb.gz

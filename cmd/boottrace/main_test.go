@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/pprof/profile"
+)
+
+// run executes boottrace with args and stdin, returning stdout and stderr.
+func run(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), errb.String(), err
+}
+
+func exampleLogs(t *testing.T) []string {
+	logs, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*", "*.log"))
+	if len(logs) < 2 {
+		t.Fatalf("found %d example logs", len(logs))
+	}
+	return logs
+}
+
+func TestEveryExample(t *testing.T) {
+	dir := t.TempDir()
+	for _, log := range exampleLogs(t) {
+		name := filepath.Base(filepath.Dir(log)) + "-" + filepath.Base(log)
+		t.Run(name, func(t *testing.T) {
+			for _, args := range [][]string{
+				{"flame", "-o", filepath.Join(dir, name+".svg"), log},
+				{"flame", "--chart", "-o", filepath.Join(dir, name+".chart.svg"), log},
+				{"pprof", "-o", filepath.Join(dir, name+".pb.gz"), log},
+			} {
+				if _, stderr, err := run(t, "", args...); err != nil {
+					t.Fatalf("boottrace %v: %v\n%s", args, err, stderr)
+				}
+			}
+			for _, f := range []string{name + ".svg", name + ".chart.svg"} {
+				b, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil || !bytes.Contains(b, []byte("</svg>")) {
+					t.Errorf("%s: not a complete SVG (%v)", f, err)
+				}
+			}
+			pf, err := os.Open(filepath.Join(dir, name+".pb.gz"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pf.Close()
+			p, err := profile.Parse(pf)
+			if err != nil {
+				t.Fatalf("pprof output does not parse: %v", err)
+			}
+			if len(p.Sample) < 50 {
+				t.Errorf("pprof output has %d samples", len(p.Sample))
+			}
+
+			folded, _, err := run(t, "", "flame", "--folded", log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(folded, "\n"); n < 50 {
+				t.Errorf("folded output has %d lines", n)
+			}
+			summary, _, err := run(t, "", "summary", log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"Phases", "early boot", "userspace", "Top 15 by self time", "Longest gaps"} {
+				if !strings.Contains(summary, want) {
+					t.Errorf("summary lacks %q", want)
+				}
+			}
+			js, _, err := run(t, "", "summary", "--json", log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct {
+				Duration int64 `json:"duration_ns"`
+			}
+			if err := json.Unmarshal([]byte(js), &v); err != nil || v.Duration <= 0 {
+				t.Errorf("summary --json: %v, duration %d", err, v.Duration)
+			}
+		})
+	}
+}
+
+func TestStdinAndFoldedInput(t *testing.T) {
+	log, err := os.ReadFile(exampleLogs(t)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	folded, _, err := run(t, string(log), "flame", "--folded", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Folded stacks are an input too: rendering them again gives the same stacks.
+	again, _, err := run(t, folded, "flame", "--folded", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != folded {
+		t.Error("folded → folded changed the stacks")
+	}
+}
+
+func TestEmbeddedExample(t *testing.T) {
+	out, stderr, err := run(t, "", "summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "embedded example") {
+		t.Errorf("stderr does not say the embedded example was read: %q", stderr)
+	}
+	// The embedded System.map gives initcall levels.
+	if !strings.Contains(out, "device initcalls") {
+		t.Errorf("summary of the embedded example lacks initcall levels:\n%s", out)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	garbage := filepath.Join(t.TempDir(), "garbage")
+	os.WriteFile(garbage, []byte("\x00\x01hello\nworld\n"), 0o644)
+	_, _, err := run(t, "", "summary", garbage)
+	if err == nil {
+		t.Fatal("garbage input: no error")
+	}
+	for _, want := range []string{garbage, "line 1, 2", "printk timestamps"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if _, _, err := run(t, "", "summary", filepath.Join(t.TempDir(), "missing.log")); err == nil {
+		t.Error("missing input: no error")
+	}
+	_, stderr, err := run(t, "[    0.000000] a\nnoise\n[    0.100000] b\n", "summary", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "skipped 1 lines") || !strings.Contains(stderr, "line 2") {
+		t.Errorf("stderr does not report the skipped line: %q", stderr)
+	}
+	if _, _, err := run(t, "", "flame", "--chart", "--folded"); err == nil {
+		t.Error("--chart with --folded: no error")
+	}
+	if _, _, err := run(t, "", "summary", "--system-map", garbage); err == nil {
+		t.Error("bad --system-map: no error")
+	}
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "boottrace",
+		Short: "Show where every microsecond of a Linux boot goes",
+		Long: `boottrace turns the record of a Linux boot into a profile: where the time
+went between power-on (or launching the VMM) and init running.
+
+It reads, detected from content:
+  - a serial console or dmesg log with printk timestamps ("[    1.234567] ...").
+    Boot with "initcall_debug loglevel=8" to get one span per initcall.
+  - folded stacks ("frame;frame;frame VALUE"), as written by flamegraph.pl's
+    stackcollapse scripts, inferno or "boottrace flame --folded".
+
+and writes flamegraphs, time-ordered flamecharts, pprof profiles and summaries.
+Without INPUT, every command reads the example boot shipped inside boottrace.`,
+		Example: `  boottrace flame -o boot.svg console.log       # flamegraph
+  boottrace flame --chart -o chart.svg console.log   # flamechart, x = time
+  boottrace pprof -o boot.pb.gz console.log && go tool pprof -top boot.pb.gz
+  dmesg | boottrace summary -                     # phases, top spans, gaps`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newFlameCmd(), newPprofCmd(), newSummaryCmd())
+	return root
+}

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Boots KERNEL with INITRAMFS under QEMU's microvm machine and writes the
+# serial console to OUT. KVM is used when /dev/kvm can run it, TCG
+# otherwise (ACCEL=tcg forces it). Extra arguments go on the kernel command
+# line after "console=ttyS0 reboot=t".
+# Usage: boot.sh KERNEL INITRAMFS OUT [KERNEL ARGS...]
+set -eu
+kernel=$1 initramfs=$2 out=$3
+shift 3
+accel=${ACCEL:-tcg}
+if [ -z "${ACCEL:-}" ] && [ -w /dev/kvm ] && grep -qE 'vmx|svm' /proc/cpuinfo; then
+	accel=kvm
+fi
+timeout "${TIMEOUT:-120}" qemu-system-x86_64 -accel "$accel" -M microvm \
+	-m "${MEM:-256}" -smp "${SMP:-1}" -nodefaults -no-user-config -nographic \
+	-serial stdio -no-reboot \
+	-kernel "$kernel" -initrd "$initramfs" \
+	-append "console=ttyS0 reboot=t $*" > "$out"

@@ -1,0 +1,253 @@
+package flame
+
+import (
+	"bytes"
+	"encoding/xml"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/pprof/profile"
+
+	"github.com/boottrace/boottrace/trace"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func readFile(t testing.TB, path string) *trace.Trace {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := trace.Read(f, trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func readString(t testing.TB, s string) *trace.Trace {
+	t.Helper()
+	tr, err := trace.Read(strings.NewReader(s), trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-want +got; go test -update rewrites it):\n%s", name, diff)
+	}
+}
+
+const smallFolded = `main;init;parse 30
+main;init 10
+main;run;work;<script>alert(1)</script> 50
+main;run;idle 10
+`
+
+const smallLog = `[    0.000000] Linux version 6.1.0
+[    0.001000] calling  early_fn+0x0/0x10 @ 1
+[    0.001200] initcall early_fn+0x0/0x10 returned 0 after 200 usecs
+[    0.002000] calling  serial8250_init+0x0/0x183 @ 1
+[    0.002400] Serial: 8250/16550 driver & <friends>
+[    0.003000] initcall serial8250_init+0x0/0x183 returned 0 after 1000 usecs
+[    0.005000] Run /init as init process
+[    0.006000] reboot: Power down
+`
+
+func TestGoldenSVG(t *testing.T) {
+	var fg, fc bytes.Buffer
+	if err := WriteFlamegraph(&fg, Merge(readString(t, smallFolded)), SVGOptions{Title: "small & <folded>"}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "small-folded.svg", fg.Bytes())
+	tr := readString(t, smallLog)
+	if err := WriteFlamechart(&fc, tr, SVGOptions{Title: "small log", Unit: "ns", Notes: tr.Notes}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "small-log-chart.svg", fc.Bytes())
+}
+
+// TestSVGWellFormed renders every example and hostile names, and checks
+// the SVG parses as XML with every name escaped.
+func TestSVGWellFormed(t *testing.T) {
+	hostile := "[    0.000000] a\n[    0.001000] <script>alert('x')</script> & \"q\" \x01\xff]]>\n[    0.002000] b\n"
+	inputs := map[string]*trace.Trace{"hostile": readString(t, hostile), "folded": readString(t, smallFolded)}
+	logs, _ := filepath.Glob(filepath.Join("..", "examples", "*", "*.log"))
+	for _, l := range logs {
+		inputs[l] = readFile(t, l)
+	}
+	for name, tr := range inputs {
+		for _, chart := range []bool{false, true} {
+			var b bytes.Buffer
+			var err error
+			if chart {
+				err = WriteFlamechart(&b, tr, SVGOptions{Title: name, Unit: "ns"})
+			} else {
+				err = WriteFlamegraph(&b, Merge(tr), SVGOptions{Title: name})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := wellFormed(b.Bytes()); err != nil {
+				t.Errorf("%s (chart %v): %v", name, chart, err)
+			}
+			if strings.Contains(b.String(), "<script>alert") {
+				t.Errorf("%s: a name reached the SVG unescaped", name)
+			}
+		}
+	}
+}
+
+func wellFormed(b []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		_, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// TestFoldedRoundTrip writes folded stacks of a real boot, reads them back
+// and checks the same stacks come out.
+func TestFoldedRoundTrip(t *testing.T) {
+	tr := readFile(t, filepath.Join("..", "examples", "debian-6.1", "initcall.log"))
+	var first, second bytes.Buffer
+	if err := WriteFolded(&first, Merge(tr)); err != nil {
+		t.Fatal(err)
+	}
+	back, err := trace.Read(bytes.NewReader(first.Bytes()), trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Format != trace.FormatFolded {
+		t.Fatalf("folded output detected as %q", back.Format)
+	}
+	if err := WriteFolded(&second, Merge(back)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(first.String(), second.String()); diff != "" {
+		t.Errorf("folded round trip (-first +second):\n%s", diff)
+	}
+	if got, want := Merge(back).Total, Merge(tr).Total; got != want {
+		t.Errorf("total after round trip %d, want %d", got, want)
+	}
+}
+
+func TestWriteFolded(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteFolded(&b, Merge(readString(t, smallFolded))); err != nil {
+		t.Fatal(err)
+	}
+	want := `main;init 10
+main;init;parse 30
+main;run;idle 10
+main;run;work;<script>alert(1)</script> 50
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("folded (-want +got):\n%s", diff)
+	}
+}
+
+// TestPprofRoundTrip checks that pprof reads the profile back and that
+// each function's flat time equals the self time in the span tree.
+func TestPprofRoundTrip(t *testing.T) {
+	tr := readFile(t, filepath.Join("..", "examples", "debian-6.1", "initcall.log"))
+	var b bytes.Buffer
+	if err := WritePprof(&b, tr); err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Parse(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CheckValid(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.SampleType[0]; got.Type != "wall" || got.Unit != "nanoseconds" {
+		t.Errorf("sample type %s/%s, want wall/nanoseconds", got.Type, got.Unit)
+	}
+	flat := map[string]int64{}
+	for _, s := range p.Sample {
+		flat[s.Location[0].Line[0].Function.Name] += s.Value[0]
+		if s.Label["source"][0] != "kernel" {
+			t.Fatalf("sample without source label: %v", s.Label)
+		}
+	}
+	want := map[string]int64{}
+	tr.Tracks[0].Walk(func(path []*trace.Span) bool {
+		if len(path) > 1 {
+			if s := path[len(path)-1]; s.Self() > 0 {
+				want[s.Name] += s.Self()
+			}
+		}
+		return true
+	})
+	if diff := cmp.Diff(want, flat); diff != "" {
+		t.Errorf("flat time per function (-spans +pprof):\n%s", diff)
+	}
+	// Stacks are leaf first: the root frame of every sample is a phase.
+	for _, s := range p.Sample {
+		root := s.Location[len(s.Location)-1].Line[0].Function.Name
+		switch root {
+		case "early boot", "initcalls", "late init", "userspace":
+		default:
+			t.Fatalf("sample rooted at %q, not a phase", root)
+		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	tr := readString(t, smallLog)
+	s := Summarize(tr, 3)
+	var phases []string
+	for _, p := range s.Phases {
+		phases = append(phases, p.Name)
+	}
+	if diff := cmp.Diff([]string{"early boot", "initcalls", "late init", "userspace"}, phases); diff != "" {
+		t.Errorf("phases (-want +got):\n%s", diff)
+	}
+	if s.Duration != 6e6 {
+		t.Errorf("duration %d, want 6 ms", s.Duration)
+	}
+	if len(s.TopTotal) == 0 || s.TopTotal[0].Name != "Run /init as init process" {
+		t.Errorf("top total = %+v", s.TopTotal)
+	}
+	if len(s.Gaps) != 3 || s.Gaps[0].Duration != 2e6 || s.Gaps[0].AfterLine != 6 {
+		t.Errorf("gaps = %+v", s.Gaps)
+	}
+	var text, js bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "small-log-summary.txt", text.Bytes())
+	if err := s.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "small-log-summary.json", js.Bytes())
+}

@@ -1,0 +1,122 @@
+package flame
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/boottrace/boottrace/trace"
+)
+
+// Node is a frame of the merged call tree: every path of span names that
+// occurs in the trace, with time summed over its occurrences.
+type Node struct {
+	Name     string
+	Self     int64 // nanoseconds (or folded values) with no child frame
+	Total    int64
+	Children []*Node // sorted by name, as flamegraph.pl sorts stacks
+}
+
+// Merge folds all tracks into one tree under a root named "all". A trace
+// with a single track starts its stacks at the track's children, so a
+// kernel log's frames begin with its phases.
+func Merge(t *trace.Trace) *Node {
+	root := &Node{Name: "all"}
+	m := &merger{index: map[*Node]map[string]*Node{}}
+	if t.Merged && len(t.Tracks) == 1 {
+		tr := t.Tracks[0]
+		root.Self = tr.Self()
+		root.Children = make([]*Node, len(tr.Children))
+		for i, c := range tr.Children {
+			root.Children[i] = m.mirror(c)
+		}
+		finish(root)
+		return root
+	}
+	for _, tr := range t.Tracks {
+		if len(t.Tracks) == 1 {
+			root.Self += tr.Self()
+			for _, c := range tr.Children {
+				m.add(root, c)
+			}
+		} else {
+			m.add(root, tr.Span)
+		}
+	}
+	finish(root)
+	return root
+}
+
+// merger finds a node's child by name; wide nodes get an index so that a
+// folded input with 100k siblings does not merge in quadratic time. Nodes
+// come from a slab: a large profile has millions.
+type merger struct {
+	index map[*Node]map[string]*Node
+	slab  []Node
+}
+
+func (m *merger) newNode(name string) *Node {
+	if len(m.slab) == 0 {
+		m.slab = make([]Node, 4096)
+	}
+	n := &m.slab[0]
+	m.slab = m.slab[1:]
+	n.Name = name
+	return n
+}
+
+func (m *merger) add(parent *Node, s *trace.Span) {
+	n := m.child(parent, s.Name)
+	n.Self += s.Self()
+	for _, c := range s.Children {
+		m.add(n, c)
+	}
+}
+
+// mirror copies an already merged span tree without looking names up.
+func (m *merger) mirror(s *trace.Span) *Node {
+	n := m.newNode(s.Name)
+	n.Self = s.Self()
+	if len(s.Children) > 0 {
+		n.Children = make([]*Node, len(s.Children))
+		for i, c := range s.Children {
+			n.Children[i] = m.mirror(c)
+		}
+	}
+	return n
+}
+
+func (m *merger) child(parent *Node, name string) *Node {
+	if idx := m.index[parent]; idx != nil {
+		if n := idx[name]; n != nil {
+			return n
+		}
+	} else {
+		for _, c := range parent.Children {
+			if c.Name == name {
+				return c
+			}
+		}
+	}
+	n := m.newNode(name)
+	parent.Children = append(parent.Children, n)
+	if idx := m.index[parent]; idx != nil {
+		idx[name] = n
+	} else if len(parent.Children) > 16 {
+		idx := make(map[string]*Node, 2*len(parent.Children))
+		for _, c := range parent.Children {
+			idx[c.Name] = c
+		}
+		m.index[parent] = idx
+	}
+	return n
+}
+
+// finish sorts children and computes totals.
+func finish(n *Node) int64 {
+	slices.SortFunc(n.Children, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	n.Total = n.Self
+	for _, c := range n.Children {
+		n.Total += finish(c)
+	}
+	return n.Total
+}

@@ -1,0 +1,81 @@
+package flame
+
+import (
+	"io"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/boottrace/boottrace/trace"
+)
+
+// Profile converts the span tree to a pprof profile: one sample per span
+// with self time, its stack the path of span names (leaf first, as pprof
+// stores it), value in wall-time nanoseconds, labelled with the track's
+// source and, when known, its CPU. Folded input has no clock, so its
+// samples count whatever unit the folded values had.
+func Profile(t *trace.Trace) *profile.Profile {
+	sampleType := &profile.ValueType{Type: "wall", Unit: "nanoseconds"}
+	if !t.Timed {
+		sampleType = &profile.ValueType{Type: "samples", Unit: "count"}
+	}
+	p := &profile.Profile{
+		SampleType:    []*profile.ValueType{sampleType},
+		PeriodType:    sampleType,
+		Period:        1,
+		DurationNanos: max(t.End()-t.Start(), 0),
+		Comments:      append([]string{"boottrace: " + t.Format}, t.Notes...),
+	}
+	if !t.Timed {
+		p.DurationNanos = 0
+	}
+	type fkey struct {
+		name, file string
+		line       int
+	}
+	funcs := map[fkey]*profile.Location{}
+	loc := func(s *trace.Span) *profile.Location {
+		k := fkey{s.Name, s.File, s.Line}
+		if l, ok := funcs[k]; ok {
+			return l
+		}
+		fn := &profile.Function{ID: uint64(len(p.Function) + 1), Name: s.Name, SystemName: s.Name, Filename: s.File}
+		p.Function = append(p.Function, fn)
+		l := &profile.Location{ID: uint64(len(p.Location) + 1), Line: []profile.Line{{Function: fn, Line: int64(s.Line)}}}
+		p.Location = append(p.Location, l)
+		funcs[k] = l
+		return l
+	}
+	for _, tr := range t.Tracks {
+		labels := map[string][]string{"source": {tr.Source}}
+		var num map[string][]int64
+		if tr.CPU >= 0 {
+			num = map[string][]int64{"cpu": {int64(tr.CPU)}}
+		}
+		skipRoot := len(t.Tracks) == 1
+		tr.Walk(func(path []*trace.Span) bool {
+			s := path[len(path)-1]
+			self := s.Self()
+			if self <= 0 {
+				return true
+			}
+			if skipRoot {
+				path = path[1:]
+				if len(path) == 0 {
+					return true
+				}
+			}
+			locs := make([]*profile.Location, len(path))
+			for i, ps := range path {
+				locs[len(path)-1-i] = loc(ps)
+			}
+			p.Sample = append(p.Sample, &profile.Sample{Location: locs, Value: []int64{self}, Label: labels, NumLabel: num})
+			return true
+		})
+	}
+	return p
+}
+
+// WritePprof writes the trace as a gzipped pprof profile.
+func WritePprof(w io.Writer, t *trace.Trace) error {
+	return Profile(t).Write(w)
+}

@@ -1,0 +1,215 @@
+package flame
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/boottrace/boottrace/trace"
+)
+
+// Summary is what `boottrace summary` prints, in a form that marshals to
+// JSON. Times are nanoseconds from the trace's origin.
+type Summary struct {
+	Format   string        `json:"format"`
+	Timed    bool          `json:"timed"`
+	Start    int64         `json:"start_ns"`
+	End      int64         `json:"end_ns"`
+	Duration int64         `json:"duration_ns"`
+	Phases   []Phase       `json:"phases"`
+	TopSelf  []Entry       `json:"top_self"`
+	TopTotal []Entry       `json:"top_total"`
+	Gaps     []Gap         `json:"longest_gaps"`
+	Notes    []string      `json:"notes,omitempty"`
+	Skipped  []SkipSummary `json:"skipped,omitempty"`
+}
+
+// Phase is a boot phase (or an initcall level within one).
+type Phase struct {
+	Name     string `json:"name"`
+	Depth    int    `json:"depth"`
+	Start    int64  `json:"start_ns"`
+	Duration int64  `json:"duration_ns"`
+}
+
+// Entry aggregates every span of one name.
+type Entry struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`
+	Count int    `json:"count"`
+	Time  int64  `json:"time_ns"`
+}
+
+// Gap is a stretch where the input recorded nothing.
+type Gap struct {
+	Start      int64  `json:"start_ns"`
+	Duration   int64  `json:"duration_ns"`
+	AfterLine  int    `json:"after_line"`
+	After      string `json:"after"`
+	BeforeLine int    `json:"before_line"`
+	Before     string `json:"before"`
+}
+
+// SkipSummary reports input lines that were skipped, by reason.
+type SkipSummary struct {
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+	Lines  []int  `json:"first_lines"`
+}
+
+// Summarize computes the summary, keeping the top n entries and gaps.
+func Summarize(t *trace.Trace, n int) *Summary {
+	s := &Summary{Format: t.Format, Timed: t.Timed, Start: t.Start(), End: t.End(), Notes: t.Notes}
+	s.Duration = s.End - s.Start
+	for _, r := range t.Skipped.Reasons {
+		s.Skipped = append(s.Skipped, SkipSummary{r.Reason, r.Count, r.Lines})
+	}
+	if len(t.Tracks) > 0 && t.Timed {
+		t.Tracks[0].Walk(func(path []*trace.Span) bool {
+			sp := path[len(path)-1]
+			if sp.Kind == trace.KindPhase || sp.Kind == trace.KindLevel {
+				s.Phases = append(s.Phases, Phase{Name: sp.Name, Depth: len(path) - 2, Start: sp.Start, Duration: sp.Duration()})
+			}
+			return sp.Kind == trace.KindTrack || sp.Kind == trace.KindPhase || sp.Kind == trace.KindLevel
+		})
+	}
+	type key struct {
+		name string
+		kind trace.Kind
+	}
+	self, total := map[key]*Entry{}, map[key]*Entry{}
+	for _, tr := range t.Tracks {
+		tr.Walk(func(path []*trace.Span) bool {
+			sp := path[len(path)-1]
+			if sp.Kind == trace.KindTrack {
+				return true
+			}
+			k := key{sp.Name, sp.Kind}
+			if self[k] == nil {
+				self[k] = &Entry{Name: sp.Name, Kind: sp.Kind.String()}
+				total[k] = &Entry{Name: sp.Name, Kind: sp.Kind.String()}
+			}
+			self[k].Count++
+			self[k].Time += sp.Self()
+			// Count a recursive name's time once, at its outermost span.
+			outer := true
+			for _, a := range path[:len(path)-1] {
+				outer = outer && a.Name != sp.Name
+			}
+			if outer {
+				total[k].Count++
+				total[k].Time += sp.Duration()
+			}
+			return true
+		})
+	}
+	s.TopSelf = top(self, n, func(e *Entry) bool { return true })
+	// Phases and levels would top the totals list without saying anything new.
+	s.TopTotal = top(total, n, func(e *Entry) bool { return e.Kind != "phase" && e.Kind != "level" })
+	s.Gaps = gaps(t.Marks, n)
+	return s
+}
+
+func top[K comparable](m map[K]*Entry, n int, keep func(*Entry) bool) []Entry {
+	var es []Entry
+	for _, e := range m {
+		if e.Time > 0 && keep(e) {
+			es = append(es, *e)
+		}
+	}
+	slices.SortFunc(es, func(a, b Entry) int {
+		if c := cmp.Compare(b.Time, a.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return es[:min(n, len(es))]
+}
+
+func gaps(marks []trace.Mark, n int) []Gap {
+	var gs []Gap
+	for i := 1; i < len(marks); i++ {
+		a, b := marks[i-1], marks[i]
+		if d := b.Time - a.Time; d > 0 {
+			gs = append(gs, Gap{Start: a.Time, Duration: d, AfterLine: a.Line, After: a.Text, BeforeLine: b.Line, Before: b.Text})
+		}
+	}
+	slices.SortStableFunc(gs, func(a, b Gap) int { return cmp.Compare(b.Duration, a.Duration) })
+	return gs[:min(n, len(gs))]
+}
+
+// WriteJSON writes the summary as indented JSON.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// WriteText writes the summary for people, in the spirit of
+// systemd-analyze: the phases, then where the time went.
+func (s *Summary) WriteText(w io.Writer) error {
+	val := FormatDuration
+	if !s.Timed {
+		val = func(v int64) string { return fmt.Sprint(v) }
+	}
+	pct := func(v int64) string {
+		if s.Duration <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f%%", 100*float64(v)/float64(s.Duration))
+	}
+	fmt.Fprintf(w, "Boot from %s: %s", s.Format, val(s.Duration))
+	if s.Timed {
+		fmt.Fprintf(w, " (%s to %s)", FormatDuration(s.Start), FormatDuration(s.End))
+	}
+	fmt.Fprintln(w)
+	var top []string
+	for _, p := range s.Phases {
+		if p.Depth == 0 {
+			top = append(top, fmt.Sprintf("%s (%s)", val(p.Duration), p.Name))
+		}
+	}
+	if len(top) > 0 {
+		fmt.Fprintf(w, "Finished in %s = %s\n", strings.Join(top, " + "), val(s.Duration))
+	}
+	if len(s.Phases) > 0 {
+		fmt.Fprintf(w, "\nPhases\n%12s %12s %6s  %s\n", "START", "DURATION", "SHARE", "PHASE")
+		for _, p := range s.Phases {
+			fmt.Fprintf(w, "%12s %12s %6s  %s%s\n", FormatDuration(p.Start), val(p.Duration), pct(p.Duration), strings.Repeat("  ", p.Depth), p.Name)
+		}
+	}
+	entries := func(title string, es []Entry) {
+		fmt.Fprintf(w, "\n%s\n%12s %6s %6s  %-8s  %s\n", title, "TIME", "SHARE", "COUNT", "KIND", "NAME")
+		for _, e := range es {
+			fmt.Fprintf(w, "%12s %6s %6d  %-8s  %s\n", val(e.Time), pct(e.Time), e.Count, e.Kind, e.Name)
+		}
+	}
+	entries(fmt.Sprintf("Top %d by self time", len(s.TopSelf)), s.TopSelf)
+	entries(fmt.Sprintf("Top %d by total time (spans with their children)", len(s.TopTotal)), s.TopTotal)
+	if len(s.Gaps) > 0 {
+		fmt.Fprintf(w, "\nLongest gaps between consecutive log lines\n%12s %12s  %-11s  %s\n", "AT", "GAP", "LINES", "LAST LINE BEFORE THE GAP → FIRST LINE AFTER IT")
+		for _, g := range s.Gaps {
+			fmt.Fprintf(w, "%12s %12s  %-11s  %s → %s\n", FormatDuration(g.Start), val(g.Duration), fmt.Sprintf("%d-%d", g.AfterLine, g.BeforeLine), short(g.After), short(g.Before))
+		}
+	}
+	if len(s.Notes) > 0 {
+		fmt.Fprintln(w, "\nNotes")
+		for _, n := range s.Notes {
+			fmt.Fprintf(w, "  - %s\n", n)
+		}
+	}
+	for _, sk := range s.Skipped {
+		fmt.Fprintf(w, "\nSkipped %d %s (first at line %v)\n", sk.Count, sk.Reason, sk.Lines)
+	}
+	return nil
+}
+
+func short(s string) string {
+	if r := []rune(s); len(r) > 48 {
+		return string(r[:47]) + "…"
+	}
+	return s
+}

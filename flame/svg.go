@@ -1,0 +1,309 @@
+package flame
+
+import (
+	"bufio"
+	_ "embed"
+	"encoding/xml"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/boottrace/boottrace/trace"
+)
+
+// SVGOptions shape a flamegraph or flamechart.
+type SVGOptions struct {
+	Title string
+	// Notes are printed under the title: how the input was read, what was
+	// skipped, the clock alignment.
+	Notes []string
+	// Width in pixels; 1200 (flamegraph.pl's default) when zero.
+	Width int
+	// Unit of the values: "ns" for traces with a clock, "" for counts.
+	Unit string
+}
+
+const (
+	frameHeight = 16
+	fontSize    = 12
+	fontWidth   = 0.59 // of the font size, for Verdana-like fonts
+	pad         = 10
+	minWidthPx  = 0.1 // narrower frames are left out, as flamegraph.pl does
+)
+
+// rect is one frame to draw: x and w in value units, depth in rows.
+type rect struct {
+	name         string
+	depth        int
+	x, w         int64
+	self         int64
+	tooltipStart bool // chart: tell the start time in the tooltip
+}
+
+// WriteFlamegraph writes an interactive SVG flamegraph of the merged tree:
+// root at the bottom, siblings in name order, width = total time.
+func WriteFlamegraph(w io.Writer, root *Node, opt SVGOptions) error {
+	if opt.Width == 0 {
+		opt.Width = 1200
+	}
+	scale := pxScale(opt.Width, root.Total)
+	var rects []rect
+	maxDepth := 0
+	var walk func(n *Node, depth int, x int64)
+	walk = func(n *Node, depth int, x int64) {
+		if float64(n.Total)*scale < minWidthPx {
+			return
+		}
+		rects = append(rects, rect{name: n.Name, depth: depth, x: x, w: n.Total, self: n.Self})
+		maxDepth = max(maxDepth, depth)
+		for _, c := range n.Children {
+			walk(c, depth+1, x)
+			x += c.Total
+		}
+	}
+	walk(root, 0, 0)
+	return writeSVG(w, rects, maxDepth, root.Total, 0, false, opt)
+}
+
+// WriteFlamechart writes an interactive SVG flamechart: x is time since the
+// start of the trace, siblings in start order, each track in its own band.
+func WriteFlamechart(w io.Writer, t *trace.Trace, opt SVGOptions) error {
+	if opt.Width == 0 {
+		opt.Width = 1200
+	}
+	origin, end := t.Start(), t.End()
+	total := end - origin
+	scale := pxScale(opt.Width, total)
+	var rects []rect
+	base := 0
+	for _, tr := range t.Tracks {
+		deepest := 0
+		tr.Walk(func(path []*trace.Span) bool {
+			s := path[len(path)-1]
+			if float64(s.Duration())*scale < minWidthPx && len(path) > 1 {
+				return false
+			}
+			d := len(path) - 1
+			deepest = max(deepest, d)
+			rects = append(rects, rect{name: s.Name, depth: base + d, x: s.Start - origin, w: s.Duration(), self: s.Self(), tooltipStart: t.Timed})
+			return true
+		})
+		base += deepest + 1
+	}
+	return writeSVG(w, rects, base-1, total, origin, true, opt)
+}
+
+func pxScale(width int, total int64) float64 {
+	if total <= 0 {
+		return 0
+	}
+	return float64(width-2*pad) / float64(total)
+}
+
+//go:embed flame.js
+var flameJS string
+
+// writeSVG lays the frames out; topDown puts depth 0 at the top (charts)
+// instead of the bottom (flamegraphs).
+func writeSVG(w io.Writer, rects []rect, maxDepth int, total, origin int64, topDown bool, opt SVGOptions) error {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	width := opt.Width
+	headerLines := 2 + len(opt.Notes)
+	top := pad + headerLines*(fontSize+6) + 8
+	if topDown {
+		top += fontSize + 8 // time axis
+	}
+	height := top + (maxDepth+1)*frameHeight + 2*pad + fontSize
+	scale := pxScale(width, total)
+
+	fmt.Fprintf(bw, `<?xml version="1.0" standalone="no"?>
+<svg version="1.1" width="%d" height="%d" viewBox="0 0 %d %d" xmlns="http://www.w3.org/2000/svg" data-total="%d" data-unit="%s" data-topdown="%t">
+<style>
+text { font-family: Verdana, sans-serif; font-size: %dpx; fill: #000; }
+.f text { pointer-events: none; }
+.f:hover rect { stroke: #000; stroke-width: 0.5; cursor: pointer; }
+.hide { display: none; }
+#details, #matched { font-size: %dpx; }
+.btn { cursor: pointer; fill: #333; }
+</style>
+<rect x="0" y="0" width="100%%" height="100%%" fill="#f8f8f8"/>
+`, width, height, width, height, total, opt.Unit, topDown, fontSize, fontSize)
+	y := pad + fontSize
+	fmt.Fprintf(bw, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" style=\"font-size:%dpx\">%s</text>\n", width/2, y+2, fontSize+5, esc(opt.Title))
+	y += fontSize + 10
+	for _, n := range opt.Notes {
+		fmt.Fprintf(bw, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%s</text>\n", width/2, y, esc(n))
+		y += fontSize + 6
+	}
+	fmt.Fprintf(bw, "<text id=\"reset\" class=\"btn hide\" x=\"%d\" y=\"%d\">Reset zoom</text>\n", pad, pad+fontSize)
+	fmt.Fprintf(bw, "<text id=\"search\" class=\"btn\" x=\"%d\" y=\"%d\" text-anchor=\"end\">Search</text>\n", width-pad, pad+fontSize)
+	fmt.Fprintf(bw, "<text id=\"matched\" x=\"%d\" y=\"%d\" text-anchor=\"end\"></text>\n", width-pad, height-pad)
+	fmt.Fprintf(bw, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", pad, height-pad)
+	if topDown {
+		writeAxis(bw, top-6, total, width, scale)
+	}
+	fmt.Fprintf(bw, "<g id=\"frames\" data-top=\"%d\" data-height=\"%d\">\n", top, height)
+	var line []byte
+	for _, r := range rects {
+		x := float64(pad) + float64(r.x)*scale
+		wpx := float64(r.w) * scale
+		var ry int
+		if topDown {
+			ry = top + r.depth*frameHeight
+		} else {
+			ry = height - 2*pad - fontSize - (r.depth+1)*frameHeight
+		}
+		line = line[:0]
+		line = append(line, `<g class="f" data-x="`...)
+		line = strconv.AppendInt(line, r.x, 10)
+		line = append(line, `" data-w="`...)
+		line = strconv.AppendInt(line, r.w, 10)
+		line = append(line, `" data-d="`...)
+		line = strconv.AppendInt(line, int64(r.depth), 10)
+		line = append(line, `"><title>`...)
+		line = appendTooltip(line, r, total, origin, opt.Unit)
+		line = append(line, `</title><rect x="`...)
+		line = strconv.AppendFloat(line, x, 'f', 1, 64)
+		line = append(line, `" y="`...)
+		line = strconv.AppendInt(line, int64(ry), 10)
+		line = append(line, `" width="`...)
+		line = strconv.AppendFloat(line, wpx, 'f', 1, 64)
+		line = append(line, `" height="`...)
+		line = strconv.AppendInt(line, frameHeight-1, 10)
+		line = append(line, `" fill="`...)
+		line = append(line, color(r.name)...)
+		line = append(line, `" rx="2"/><text x="`...)
+		line = strconv.AppendFloat(line, x+3, 'f', 1, 64)
+		line = append(line, `" y="`...)
+		line = strconv.AppendInt(line, int64(ry+frameHeight-4), 10)
+		line = append(line, `">`...)
+		line = appendEscaped(line, fitText(r.name, wpx))
+		line = append(line, "</text></g>\n"...)
+		bw.Write(line)
+	}
+	bw.WriteString("</g>\n<script><![CDATA[\n")
+	bw.WriteString(flameJS)
+	bw.WriteString("]]></script>\n</svg>\n")
+	return bw.Flush()
+}
+
+// writeAxis draws time ticks at a round step.
+func writeAxis(w io.Writer, y int, total int64, width int, scale float64) {
+	if total <= 0 {
+		return
+	}
+	step := niceStep(total / 10)
+	for t := int64(0); t <= total; t += step {
+		x := float64(pad) + float64(t)*scale
+		fmt.Fprintf(w, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#999\"/>", x, y-fontSize, x, y+4)
+		fmt.Fprintf(w, "<text x=\"%.1f\" y=\"%d\" fill=\"#555\">%s</text>\n", x+2, y, esc(axisLabel(t, step)))
+	}
+}
+
+// axisLabel prints a tick in the largest unit that keeps every tick whole.
+func axisLabel(t, step int64) string {
+	for _, u := range []struct {
+		ns   int64
+		name string
+	}{{1e9, "s"}, {1e6, "ms"}, {1e3, "µs"}} {
+		if step%u.ns == 0 {
+			return strconv.FormatInt(t/u.ns, 10) + " " + u.name
+		}
+	}
+	return strconv.FormatInt(t, 10) + " ns"
+}
+
+func niceStep(v int64) int64 {
+	if v <= 0 {
+		return 1
+	}
+	step := int64(1)
+	for step*10 <= v {
+		step *= 10
+	}
+	for _, m := range []int64{1, 2, 5, 10} {
+		if step*m >= v {
+			return step * m
+		}
+	}
+	return step * 10
+}
+
+func appendTooltip(b []byte, r rect, total, origin int64, unit string) []byte {
+	b = appendEscaped(b, r.name)
+	b = append(b, " ("...)
+	if unit == "ns" {
+		b = append(b, FormatDuration(r.w)...)
+	} else {
+		b = strconv.AppendInt(b, r.w, 10)
+	}
+	if total > 0 {
+		b = append(b, ", "...)
+		b = strconv.AppendFloat(b, 100*float64(r.w)/float64(total), 'f', 2, 64)
+		b = append(b, '%')
+	}
+	if r.self != r.w && unit == "ns" {
+		b = append(b, ", self "...)
+		b = append(b, FormatDuration(r.self)...)
+	}
+	if r.tooltipStart {
+		b = append(b, ", at "...)
+		b = append(b, FormatDuration(r.x)...)
+	}
+	return append(b, ')')
+}
+
+// fitText shortens a name to what fits in a frame of wpx pixels.
+func fitText(name string, wpx float64) string {
+	chars := int(wpx / (fontSize * fontWidth))
+	if chars < 3 {
+		return ""
+	}
+	if len(name) <= chars {
+		return name
+	}
+	r := []rune(name)
+	if len(r) <= chars {
+		return name
+	}
+	return string(r[:chars-2]) + ".."
+}
+
+// color picks a warm colour from a hash of the name, so the same frame has
+// the same colour in every graph (flamegraph.pl's "hot" palette range).
+// Host overhead frames get a blue palette to stand apart.
+func color(name string) string {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	v := h.Sum32()
+	a, b, c := v&0xff, (v>>8)&0xff, (v>>16)&0xff
+	if strings.HasPrefix(name, "[host]") {
+		return fmt.Sprintf("rgb(%d,%d,%d)", 80+a%60, 140+b%60, 200+c%55)
+	}
+	return fmt.Sprintf("rgb(%d,%d,%d)", 205+a%50, b%230, c%55)
+}
+
+func esc(s string) string {
+	return string(appendEscaped(nil, s))
+}
+
+func appendEscaped(b []byte, s string) []byte {
+	var sb strings.Builder
+	xml.EscapeText(&sb, []byte(s))
+	return append(b, sb.String()...)
+}
+
+// FormatDuration prints nanoseconds the way people read boot times.
+func FormatDuration(ns int64) string {
+	switch {
+	case ns >= 1e9 || ns <= -1e9:
+		return strconv.FormatFloat(float64(ns)/1e9, 'f', 3, 64) + " s"
+	case ns >= 1e6 || ns <= -1e6:
+		return strconv.FormatFloat(float64(ns)/1e6, 'f', 3, 64) + " ms"
+	case ns >= 1e3 || ns <= -1e3:
+		return strconv.FormatFloat(float64(ns)/1e3, 'f', 1, 64) + " µs"
+	}
+	return strconv.FormatInt(ns, 10) + " ns"
+}

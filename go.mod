@@ -1,0 +1,14 @@
+module github.com/boottrace/boottrace
+
+go 1.26.8
+
+require (
+	github.com/google/pprof v0.0.0-20261016150608-1facf8f91b50
+	github.com/spf13/cobra v1.10.2
+)
+
+require (
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+)

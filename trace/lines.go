@@ -1,0 +1,53 @@
+package trace
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// MaxLineLen is the longest input line a reader looks at; longer lines are
+// skipped whole so memory stays bounded on hostile input.
+const MaxLineLen = 256 << 10
+
+// lineReader yields lines without their newline, numbering them from 1. It
+// never holds more than MaxLineLen bytes of a line.
+type lineReader struct {
+	r    *bufio.Reader
+	line int
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	br, ok := r.(*bufio.Reader)
+	if !ok || br.Size() < MaxLineLen {
+		br = bufio.NewReaderSize(r, MaxLineLen)
+	}
+	return &lineReader{r: br}
+}
+
+// next returns the next line; tooLong reports a line that was discarded for
+// its length. At the end of input it returns io.EOF; a last line without a
+// newline is still returned first.
+func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
+	b, err := lr.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		lr.line++
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = lr.r.ReadSlice('\n')
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, true, err
+		}
+		return nil, true, nil
+	}
+	if len(b) == 0 && err != nil {
+		return nil, false, err
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, false, err
+	}
+	lr.line++
+	b = bytes.TrimRight(b, "\r\n")
+	return b, false, nil
+}

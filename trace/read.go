@@ -1,0 +1,66 @@
+package trace
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+)
+
+// detectWindow is how much of the input detection looks at.
+const detectWindow = 64 << 10
+
+// Read detects the input's format from its content and reads it. On
+// ErrNoData the returned trace still carries Skipped, to say why.
+func Read(r io.Reader, opt ReadOptions) (*Trace, error) {
+	lr := newLineReader(r)
+	head, _ := lr.r.Peek(detectWindow)
+	switch detect(head) {
+	case FormatFolded:
+		return readFolded(lr)
+	default:
+		return readKernelLog(lr, opt)
+	}
+}
+
+// detect names the format of the input's first bytes. A kernel log wins
+// as soon as one line carries a printk timestamp; folded stacks need every
+// looked-at line that has content to look like a stack with a count.
+func detect(head []byte) string {
+	folded, other := 0, 0
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil // maybe cut by the window: look no further
+			if _, _, ok := splitFolded(line); ok && other == 0 && folded > 0 {
+				break
+			}
+		}
+		line = bytes.TrimRight(line, "\r")
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if _, _, _, ok := parseLogPrefix(line); ok {
+			return FormatKernelLog
+		}
+		if _, _, ok := splitFolded(line); ok {
+			folded++
+		} else {
+			other++
+		}
+	}
+	if folded > 0 && folded >= other {
+		return FormatFolded
+	}
+	return FormatKernelLog
+}
+
+// Describe is the error message for an input nothing could be read from.
+func Describe(name string, t *Trace, err error) string {
+	msg := fmt.Sprintf("%s: %v", name, err)
+	if t != nil && t.Skipped.Total > 0 {
+		msg += fmt.Sprintf("\nskipped %d lines:\n%s", t.Skipped.Total, t.Skipped.String())
+	}
+	return msg + "\nboottrace reads serial console or dmesg logs with printk timestamps (\"[    0.123456] message\") and folded stacks (\"frame;frame;frame 123\")"
+}

@@ -1,0 +1,184 @@
+package trace
+
+import (
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Kind says what a span stands for.
+type Kind uint8
+
+// Span kinds.
+const (
+	KindTrack    Kind = iota // a root: one thread, CPU or process
+	KindPhase                // a boot phase: early boot, initcalls, ...
+	KindLevel                // an initcall level
+	KindInitcall             // one initcall, named after its function
+	KindProbe                // a driver probe timed by initcall_debug
+	KindWait                 // a wait (async_synchronize_full, msleep, ...)
+	KindLine                 // time up to a log line, named after the line
+	KindFrame                // a frame of a folded stack (no real time)
+)
+
+var kindNames = [...]string{"track", "phase", "level", "initcall", "probe", "wait", "line", "frame"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Span is a named interval. Children lie inside their parent and do not
+// overlap each other except where the input itself disagrees with its own
+// clock (see Trace.Notes); self time is the part no child covers.
+type Span struct {
+	Name       string
+	Kind       Kind
+	Start, End int64 // nanoseconds on the trace's timeline
+	Children   []*Span
+	// File and Line locate the function a span is named after, when
+	// symbols with line information resolved it.
+	File string
+	Line int
+	// Unfinished marks a span whose end the input never showed; End is
+	// then the last moment the input covers.
+	Unfinished bool
+}
+
+// Duration is the span's total time.
+func (s *Span) Duration() int64 { return s.End - s.Start }
+
+// Self is the span's duration minus what its children cover, never negative.
+func (s *Span) Self() int64 {
+	d := s.Duration()
+	for _, c := range s.Children {
+		d -= c.Duration()
+	}
+	return max(d, 0)
+}
+
+// Walk calls fn for s and every descendant, depth first, with the path of
+// spans from the root to the visited one. Returning false skips children.
+func (s *Span) Walk(fn func(path []*Span) bool) {
+	var path []*Span
+	var walk func(*Span)
+	walk = func(n *Span) {
+		path = append(path, n)
+		if fn(path) {
+			for _, c := range n.Children {
+				walk(c)
+			}
+		}
+		path = path[:len(path)-1]
+	}
+	walk(s)
+}
+
+func (s *Span) sortChildren() {
+	sort.SliceStable(s.Children, func(i, j int) bool { return s.Children[i].Start < s.Children[j].Start })
+	for _, c := range s.Children {
+		c.sortChildren()
+	}
+}
+
+// Track is one root of the trace with where its time comes from.
+type Track struct {
+	*Span
+	// Source says whose time the track shows: "kernel" for a kernel log,
+	// later "guest", "vmm" or "host". pprof carries it as a label.
+	Source string
+	// CPU is the CPU the track ran on, or -1 when unknown or mixed.
+	CPU int
+}
+
+// Mark is a moment the input recorded, such as a printed log line; the
+// summary's longest gaps are the stretches between consecutive marks.
+type Mark struct {
+	Time int64
+	Line int // line number in the input, 1-based
+	Text string
+}
+
+// Trace is one boot: its tracks, what the input said along the way, and
+// what the reader could not use.
+type Trace struct {
+	// Format names the input format that was detected ("kernel log", "folded").
+	Format string
+	// Timed is false when the input has no clock (folded stacks): spans are
+	// then laid out one after another and "time" is just the value.
+	Timed bool
+	// Merged says no two siblings share a name, so the span tree already
+	// is a merged call tree (folded input): views can skip merging.
+	Merged bool
+	Tracks []Track
+	Marks  []Mark
+	// Notes say how the input was interpreted: clock caveats, phases
+	// inferred from markers, partial data.
+	Notes []string
+	// Skipped counts the input lines the reader could not use, by reason.
+	Skipped Skips
+}
+
+// Start and End bound all tracks.
+func (t *Trace) Start() int64 {
+	if len(t.Tracks) == 0 {
+		return 0
+	}
+	s := t.Tracks[0].Start
+	for _, tr := range t.Tracks[1:] {
+		s = min(s, tr.Start)
+	}
+	return s
+}
+
+// End is the latest end of any track.
+func (t *Trace) End() int64 {
+	var e int64
+	for i, tr := range t.Tracks {
+		if i == 0 || tr.End > e {
+			e = tr.End
+		}
+	}
+	return e
+}
+
+// maxNameLen bounds a frame name: names come from untrusted guest output.
+const maxNameLen = 160
+
+// CleanName makes untrusted text usable as a frame name: valid UTF-8, no
+// control characters, single spaces, no ';' (the folded-stack separator),
+// at most maxNameLen bytes.
+func CleanName(s string) string {
+	var b strings.Builder
+	space := false
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				r = '?'
+			}
+		}
+		switch {
+		case unicode.IsSpace(r) || unicode.IsControl(r):
+			space = b.Len() > 0
+			continue
+		case r == ';':
+			r = ','
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		if b.Len()+utf8.RuneLen(r) > maxNameLen {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+	}
+	if b.Len() == 0 {
+		return "?"
+	}
+	return b.String()
+}
