@@ -78,7 +78,7 @@ const smallLog = `[    0.000000] Linux version 6.1.0
 
 func TestGoldenSVG(t *testing.T) {
 	var fg, fc bytes.Buffer
-	if err := WriteFlamegraph(&fg, Merge(readString(t, smallFolded)), SVGOptions{Title: "small & <folded>"}); err != nil {
+	if err := WriteFlamegraph(&fg, readString(t, smallFolded), SVGOptions{Title: "small & <folded>"}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "small-folded.svg", fg.Bytes())
@@ -105,7 +105,7 @@ func TestSVGWellFormed(t *testing.T) {
 			if chart {
 				err = WriteFlamechart(&b, tr, SVGOptions{Title: name, Unit: "ns"})
 			} else {
-				err = WriteFlamegraph(&b, Merge(tr), SVGOptions{Title: name})
+				err = WriteFlamegraph(&b, tr, SVGOptions{Title: name})
 			}
 			if err != nil {
 				t.Fatal(err)

@@ -20,16 +20,19 @@ type Node struct {
 // with a single track starts its stacks at the track's children, so a
 // kernel log's frames begin with its phases.
 func Merge(t *trace.Trace) *Node {
+	return merge(t, 0)
+}
+
+// merge is Merge leaving out frames whose total is below minTotal (too
+// narrow to draw), when the trace is already merged and totals are known
+// before merging.
+func merge(t *trace.Trace, minTotal int64) *Node {
 	root := &Node{Name: "all"}
 	m := &merger{index: map[*Node]map[string]*Node{}}
 	if t.Merged && len(t.Tracks) == 1 {
 		tr := t.Tracks[0]
-		root.Self = tr.Self()
-		root.Children = make([]*Node, len(tr.Children))
-		for i, c := range tr.Children {
-			root.Children[i] = m.mirror(c)
-		}
-		finish(root)
+		root.Self, root.Total = tr.Self(), tr.Duration()
+		root.Children = m.mirrorAll(tr.Children, minTotal)
 		return root
 	}
 	for _, tr := range t.Tracks {
@@ -72,17 +75,21 @@ func (m *merger) add(parent *Node, s *trace.Span) {
 	}
 }
 
-// mirror copies an already merged span tree without looking names up.
-func (m *merger) mirror(s *trace.Span) *Node {
-	n := m.newNode(s.Name)
-	n.Self = s.Self()
-	if len(s.Children) > 0 {
-		n.Children = make([]*Node, len(s.Children))
-		for i, c := range s.Children {
-			n.Children[i] = m.mirror(c)
+// mirrorAll copies already merged spans without looking names up; a
+// span's duration is then its total.
+func (m *merger) mirrorAll(spans []*trace.Span, minTotal int64) []*Node {
+	var out []*Node
+	for _, s := range spans {
+		if s.Duration() < minTotal || s.Duration() == 0 {
+			continue
 		}
+		n := m.newNode(s.Name)
+		n.Self, n.Total = s.Self(), s.Duration()
+		n.Children = m.mirrorAll(s.Children, minTotal)
+		out = append(out, n)
 	}
-	return n
+	slices.SortFunc(out, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 func (m *merger) child(parent *Node, name string) *Node {

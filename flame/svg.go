@@ -42,11 +42,22 @@ type rect struct {
 	tooltipStart bool // chart: tell the start time in the tooltip
 }
 
-// WriteFlamegraph writes an interactive SVG flamegraph of the merged tree:
-// root at the bottom, siblings in name order, width = total time.
-func WriteFlamegraph(w io.Writer, root *Node, opt SVGOptions) error {
+// WriteFlamegraph writes an interactive SVG flamegraph of the trace's
+// merged call tree: root at the bottom, siblings in name order, width =
+// total time.
+func WriteFlamegraph(w io.Writer, t *trace.Trace, opt SVGOptions) error {
 	if opt.Width == 0 {
 		opt.Width = 1200
+	}
+	total := t.End() - t.Start()
+	if t.Merged && len(t.Tracks) == 1 {
+		total = t.Tracks[0].Duration()
+	}
+	var root *Node
+	if s := pxScale(opt.Width, total); s > 0 {
+		root = merge(t, int64(minWidthPx/s))
+	} else {
+		root = Merge(t)
 	}
 	scale := pxScale(opt.Width, root.Total)
 	var rects []rect

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -27,19 +28,28 @@ type foldKey struct {
 }
 
 // foldNode holds no pointers, so the garbage collector never scans the
-// millions of them a large profile has: the frame text lives in one arena
+// millions of them a large profile has: the frame text lives in an arena
 // and children form a linked list.
 type foldNode struct {
-	off, len          int32 // frame text in the arena
+	text              int32 // chunk<<arenaBits | offset of the frame text
+	len               int32
 	first, last, next int32 // children; 0 means none (node 0 is the root)
 	nchild            int32
 	self              int64
 }
 
+// Nodes and frame text are kept in fixed-size chunks, so growing never
+// copies (a large profile would otherwise allocate several times its size).
+const (
+	nodeBits  = 16
+	arenaBits = 20 // 1 MiB chunks; a frame is at most MaxLineLen (256 KiB)
+)
+
 // folder merges folded stacks into a tree of foldNodes.
 type folder struct {
-	nodes []foldNode
-	arena []byte
+	nodes [][]foldNode
+	count int32
+	arena [][]byte
 	// wide indexes the children of nodes with many, by frame text.
 	wide map[foldKey]int32
 }
@@ -48,39 +58,62 @@ type folder struct {
 // the index map instead of a scan; most nodes have a few.
 const wideNode = 8
 
-func (f *folder) text(n *foldNode) []byte { return f.arena[n.off : n.off+n.len] }
+func (f *folder) node(id int32) *foldNode {
+	return &f.nodes[id>>nodeBits][id&(1<<nodeBits-1)]
+}
+
+func (f *folder) text(n *foldNode) []byte {
+	c := f.arena[n.text>>arenaBits]
+	off := n.text & (1<<arenaBits - 1)
+	return c[off : off+n.len]
+}
+
+func (f *folder) add(frame []byte) int32 {
+	if len(f.arena) == 0 || len(f.arena[len(f.arena)-1])+len(frame) > 1<<arenaBits {
+		f.arena = append(f.arena, make([]byte, 0, 1<<arenaBits))
+	}
+	c := len(f.arena) - 1
+	off := len(f.arena[c])
+	f.arena[c] = append(f.arena[c], frame...)
+	if int(f.count)>>nodeBits == len(f.nodes) {
+		f.nodes = append(f.nodes, make([]foldNode, 0, 1<<nodeBits))
+	}
+	id := f.count
+	f.count++
+	last := &f.nodes[len(f.nodes)-1]
+	*last = append(*last, foldNode{text: int32(c<<arenaBits | off), len: int32(len(frame))})
+	return id
+}
 
 // child finds or adds the child of parent named frame.
 func (f *folder) child(parent int32, frame []byte) int32 {
-	p := &f.nodes[parent]
+	p := f.node(parent)
 	if p.nchild > wideNode {
 		if id, ok := f.wide[foldKey{parent, string(frame)}]; ok {
 			return id
 		}
-	} else if p.last != 0 && bytes.Equal(f.text(&f.nodes[p.last]), frame) {
+	} else if p.last != 0 && bytes.Equal(f.text(f.node(p.last)), frame) {
 		return p.last // sorted input continues with the last child
 	} else {
-		for c := p.first; c != 0; c = f.nodes[c].next {
-			if bytes.Equal(f.text(&f.nodes[c]), frame) {
+		for c := p.first; c != 0; c = f.node(c).next {
+			if bytes.Equal(f.text(f.node(c)), frame) {
 				return c
 			}
 		}
 	}
-	id := int32(len(f.nodes))
-	f.nodes = append(f.nodes, foldNode{off: int32(len(f.arena)), len: int32(len(frame))})
-	f.arena = append(f.arena, frame...)
-	p = &f.nodes[parent]
+	id := f.add(frame)
+	p = f.node(parent)
 	if p.last == 0 {
 		p.first = id
 	} else {
-		f.nodes[p.last].next = id
+		f.node(p.last).next = id
 	}
 	p.last = id
 	p.nchild++
 	switch {
 	case p.nchild == wideNode+1:
-		for c := p.first; c != 0; c = f.nodes[c].next {
-			f.wide[foldKey{parent, string(f.text(&f.nodes[c]))}] = c
+		for c := p.first; c != 0; c = f.node(c).next {
+			f.wide[foldKey{parent, string(f.text(f.node(c)))}] = c
 		}
 	case p.nchild > wideNode+1:
 		f.wide[foldKey{parent, string(frame)}] = id
@@ -90,11 +123,13 @@ func (f *folder) child(parent int32, frame []byte) int32 {
 
 func readFolded(lr *lineReader) (*Trace, error) {
 	t := &Trace{Format: FormatFolded}
-	f := &folder{nodes: []foldNode{{}}, wide: map[foldKey]int32{}}
-	// Consecutive lines usually share a prefix (folded files are sorted), so
-	// frames equal to the previous line's reuse its path without a lookup.
+	f := &folder{wide: map[foldKey]int32{}}
+	f.add(nil) // the root
+	// Consecutive lines usually share a prefix (folded files are sorted):
+	// frames inside the bytes the line shares with the previous one keep the
+	// previous line's path, and only the rest is split and looked up.
 	var buf, prevBuf []byte
-	var frames, prevFrames [][]byte
+	var ends []int // end offset of each non-empty frame of the previous line
 	var path []int32
 	for {
 		b, tooLong, err := lr.next()
@@ -116,36 +151,38 @@ func readFolded(lr *lineReader) (*Trace, error) {
 			continue
 		}
 		buf = append(buf[:0], stack...)
-		frames = frames[:0]
-		for rest := buf; len(rest) > 0; {
-			fr := rest
-			if i := bytes.IndexByte(rest, ';'); i >= 0 {
-				fr, rest = rest[:i], rest[i+1:]
-			} else {
-				rest = nil
-			}
-			if len(fr) > 0 {
-				frames = append(frames, fr)
-			}
-		}
+		n := commonPrefix(buf, prevBuf)
 		shared := 0
-		for shared < len(frames) && shared < len(prevFrames) && bytes.Equal(frames[shared], prevFrames[shared]) {
+		for shared < len(ends) {
+			e := ends[shared]
+			if e > n || (e == n && n < len(buf) && buf[n] != ';') {
+				break
+			}
 			shared++
 		}
-		path = path[:shared]
+		ends, path = ends[:shared], path[:shared]
 		cur := int32(0)
+		pos := 0
 		if shared > 0 {
-			cur = path[shared-1]
+			cur, pos = path[shared-1], ends[shared-1]
 		}
-		for _, frame := range frames[shared:] {
-			cur = f.child(cur, frame)
-			path = append(path, cur)
+		for pos < len(buf) {
+			end := len(buf)
+			if i := bytes.IndexByte(buf[pos:], ';'); i >= 0 {
+				end = pos + i
+			}
+			if end > pos {
+				cur = f.child(cur, buf[pos:end])
+				path = append(path, cur)
+				ends = append(ends, end)
+			}
+			pos = end + 1
 		}
-		f.nodes[cur].self = satAdd(f.nodes[cur].self, value)
+		leaf := f.node(cur)
+		leaf.self = satAdd(leaf.self, value)
 		buf, prevBuf = prevBuf, buf
-		frames, prevFrames = prevFrames, frames
 	}
-	if len(f.nodes) == 1 {
+	if f.count == 1 {
 		return t, fmt.Errorf("%w: no line of folded stacks such as \"main;work;leaf 42\"", ErrNoData)
 	}
 	root, renamed := f.spans()
@@ -159,20 +196,27 @@ func readFolded(lr *lineReader) (*Trace, error) {
 // child lists come from two allocations. renamed reports whether cleaning
 // changed a frame's name (two siblings may then share one).
 func (f *folder) spans() (root *Span, renamed bool) {
-	text := string(f.arena)
-	spans := make([]Span, len(f.nodes))
-	kids := make([]*Span, len(f.nodes)-1)
+	texts := make([]string, len(f.arena))
+	for i, c := range f.arena {
+		texts[i] = string(c)
+	}
+	spans := make([]Span, f.count)
+	kids := make([]*Span, f.count-1)
 	var build func(id int32, start int64) *Span
 	build = func(id int32, start int64) *Span {
-		n := &f.nodes[id]
+		n := f.node(id)
 		s := &spans[id]
-		raw := text[n.off : n.off+n.len]
-		s.Name, s.Kind, s.Start = cleanFast(raw), KindFrame, start
-		renamed = renamed || s.Name != raw
+		off := n.text & (1<<arenaBits - 1)
+		raw := texts[n.text>>arenaBits][off : off+n.len]
+		s.Kind, s.Start = KindFrame, start
+		if id != 0 { // the root has no text
+			s.Name = cleanFast(raw)
+			renamed = renamed || s.Name != raw
+		}
 		s.Children, kids = kids[:n.nchild:n.nchild], kids[n.nchild:]
 		at := start
 		i := 0
-		for c := n.first; c != 0; c = f.nodes[c].next {
+		for c := n.first; c != 0; c = f.node(c).next {
 			cs := build(c, at)
 			s.Children[i] = cs
 			i++
@@ -185,6 +229,20 @@ func (f *folder) spans() (root *Span, renamed bool) {
 	// The synthetic root is the track; its frames are the stacks' roots.
 	root.Name, root.Kind = "all", KindTrack
 	return root, renamed
+}
+
+// commonPrefix is the length of the longest common prefix of a and b,
+// compared a word at a time: folded lines share hundreds of bytes.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i+8 <= n && binary.LittleEndian.Uint64(a[i:]) == binary.LittleEndian.Uint64(b[i:]) {
+		i += 8
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
 }
 
 // splitFolded splits "a;b;c 123" into the stack and its value. The value is

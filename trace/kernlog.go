@@ -250,7 +250,9 @@ func (b *logBuilder) build(lines []logLine) {
 }
 
 func (b *logBuilder) funcName(ref string) symbolize.Frame {
-	return b.opt.Symbols.Resolve(reAsyncID.ReplaceAllString(ref, ""))
+	f := b.opt.Symbols.Resolve(reAsyncID.ReplaceAllString(ref, ""))
+	f.Func = CleanName(f.Func) // the reference came from untrusted output
+	return f
 }
 
 // structural handles initcall_debug's lines; it reports whether l was one.

@@ -53,7 +53,7 @@ INPUT is a file, "-" for stdin, or nothing for the embedded example.`,
 				case chart:
 					return flame.WriteFlamechart(w, t, opt)
 				}
-				return flame.WriteFlamegraph(w, flame.Merge(t), opt)
+				return flame.WriteFlamegraph(w, t, opt)
 			})
 		},
 	}
