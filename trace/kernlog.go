@@ -119,6 +119,9 @@ func readKernelLog(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	t := &Trace{Format: FormatKernelLog, Timed: true}
 	var lines []logLine
 	var last int64
+	// A BOOT_TRACE flush, when the log holds one, is the better record of
+	// the boot: its lines are collected apart and win at the end.
+	boot := newBootCollector()
 	for {
 		b, tooLong, err := lr.next()
 		if err == io.EOF {
@@ -129,6 +132,9 @@ func readKernelLog(lr *lineReader, opt ReadOptions) (*Trace, error) {
 		}
 		if tooLong {
 			t.Skipped.Add(skipTooLong, lr.line)
+			continue
+		}
+		if boot.add(b, lr.line, &t.Skipped) {
 			continue
 		}
 		ts, pid, msg, ok := parseLogPrefix(b)
@@ -147,6 +153,9 @@ func readKernelLog(lr *lineReader, opt ReadOptions) (*Trace, error) {
 		}
 		last = ts
 		lines = append(lines, logLine{ts: ts, line: lr.line, pid: pid, msg: string(msg)})
+	}
+	if boot.seen {
+		return boot.finish(t, opt)
 	}
 	if len(lines) == 0 {
 		return t, fmt.Errorf("%w: no line with a printk timestamp such as \"[    0.123456] message\"", ErrNoData)

@@ -61,7 +61,7 @@ func TestEveryExample(t *testing.T) {
 			if err != nil {
 				t.Fatalf("pprof output does not parse: %v", err)
 			}
-			if len(p.Sample) < 50 {
+			if len(p.Sample) < 20 {
 				t.Errorf("pprof output has %d samples", len(p.Sample))
 			}
 
@@ -69,7 +69,7 @@ func TestEveryExample(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := strings.Count(folded, "\n"); n < 50 {
+			if n := strings.Count(folded, "\n"); n < 20 {
 				t.Errorf("folded output has %d lines", n)
 			}
 			summary, _, err := run(t, "", "summary", log)

@@ -1,0 +1,455 @@
+package trace
+
+import (
+	"bytes"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/boottrace/boottrace/symbolize"
+)
+
+// FormatBootTrace names the flush of the BOOT_TRACE kernel patch
+// (guestpatch/): checksummed "BOOT_TRACE ..." lines among ordinary console
+// output.
+const FormatBootTrace = "BOOT_TRACE"
+
+// bootTraceTag starts every flushed line (after any printk prefix).
+const bootTraceTag = "BOOT_TRACE "
+
+// maxBootRecords bounds what a forged header or sequence number can make
+// the reader hold; the kernel's buffer is at most 1,048,576 records.
+const maxBootRecords = 1 << 20
+
+// BootHeader is what the flush's header line says about the boot.
+type BootHeader struct {
+	Version int
+	Release string
+	TSCkHz  uint64
+	CPUs    int
+	Records int
+	Dropped int
+}
+
+// bootRecord is one record of the flush.
+type bootRecord struct {
+	seq  int
+	kind byte
+	cpu  int
+	pid  int
+	tsc  uint64
+	addr uint64
+	name string
+	line int
+}
+
+// Skip reasons of the BOOT_TRACE reader.
+const (
+	skipBadCRC      = "BOOT_TRACE lines with a bad checksum"
+	skipCut         = "BOOT_TRACE lines cut short (no checksum)"
+	skipMalformed   = "BOOT_TRACE lines that do not parse"
+	skipDuplicate   = "BOOT_TRACE lines repeated"
+	skipSecondFlush = "BOOT_TRACE lines of a second flush (another boot)"
+	skipTSCRange    = "BOOT_TRACE records whose TSC jumps (before the first record or hours after it)"
+)
+
+// ReadBootTrace reads a console capture holding a BOOT_TRACE flush. Every
+// record whose line checks out is kept; lines that are cut, corrupted,
+// repeated or missing are reported, and a flush with records missing is
+// marked partial. Times are nanoseconds since the first record (the
+// kernel's first C code), from the TSC frequency in the header.
+func ReadBootTrace(r io.Reader, opt ReadOptions) (*Trace, error) {
+	lr := newLineReader(r)
+	t := &Trace{Format: FormatBootTrace, Timed: true}
+	c := newBootCollector()
+	for {
+		b, tooLong, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", lr.line+1, err)
+		}
+		if tooLong {
+			t.Skipped.Add(skipTooLong, lr.line)
+			continue
+		}
+		c.add(b, lr.line, &t.Skipped)
+	}
+	return c.finish(t, opt)
+}
+
+// bootCollector gathers the BOOT_TRACE lines of a console capture, which
+// may be interleaved with any other output.
+type bootCollector struct {
+	hdr         *BootHeader
+	recs        map[int]bootRecord
+	seen        bool // any BOOT_TRACE line at all
+	ended       bool
+	endRecords  int
+	flushCycles uint64
+	second      bool // a second flush began: everything after is skipped
+}
+
+func newBootCollector() *bootCollector {
+	return &bootCollector{recs: map[int]bootRecord{}, endRecords: -1}
+}
+
+// add takes line b if it is a BOOT_TRACE line and reports whether it was.
+func (c *bootCollector) add(b []byte, line int, skipped *Skips) bool {
+	i := bytes.Index(b, []byte(bootTraceTag))
+	if i < 0 {
+		return false
+	}
+	c.seen = true
+	if c.second {
+		skipped.Add(skipSecondFlush, line)
+		return true
+	}
+	payload, ok := checkLine(b[i+len(bootTraceTag):])
+	switch ok {
+	case lineCut:
+		skipped.Add(skipCut, line)
+		return true
+	case lineBadCRC:
+		skipped.Add(skipBadCRC, line)
+		return true
+	}
+	f := strings.Fields(payload)
+	if len(f) == 0 {
+		skipped.Add(skipMalformed, line)
+		return true
+	}
+	switch f[0] {
+	case "H":
+		h, ok := parseHeader(f)
+		switch {
+		case !ok:
+			skipped.Add(skipMalformed, line)
+		case c.hdr == nil:
+			c.hdr = h
+		case *h == *c.hdr && !c.ended:
+			skipped.Add(skipDuplicate, line)
+		default:
+			c.second = true
+			skipped.Add(skipSecondFlush, line)
+		}
+	case "Z":
+		if len(f) != 3 {
+			skipped.Add(skipMalformed, line)
+			return true
+		}
+		c.ended = true
+		c.endRecords, _ = strconv.Atoi(f[1])
+		c.flushCycles, _ = strconv.ParseUint(f[2], 10, 64)
+	default:
+		rec, ok := parseRecord(f)
+		if !ok {
+			skipped.Add(skipMalformed, line)
+			return true
+		}
+		rec.line = line
+		if prev, dup := c.recs[rec.seq]; dup {
+			if prev.tsc != rec.tsc || prev.kind != rec.kind {
+				skipped.Add(skipMalformed+" (same sequence number, different record)", line)
+			} else {
+				skipped.Add(skipDuplicate, line)
+			}
+			return true
+		}
+		if len(c.recs) >= maxBootRecords || (c.hdr != nil && rec.seq >= c.hdr.Records) {
+			skipped.Add(skipMalformed+" (sequence number beyond the header's record count)", line)
+			return true
+		}
+		c.recs[rec.seq] = rec
+	}
+	return true
+}
+
+type lineCheck int
+
+const (
+	lineOK lineCheck = iota
+	lineCut
+	lineBadCRC
+)
+
+// checkLine verifies "PAYLOAD *CRC32" and returns the payload.
+func checkLine(b []byte) (string, lineCheck) {
+	b = bytes.TrimRight(b, " \r\n")
+	i := bytes.LastIndex(b, []byte(" *"))
+	if i < 0 || len(b)-i-2 != 8 {
+		return "", lineCut
+	}
+	want, err := strconv.ParseUint(string(b[i+2:]), 16, 32)
+	if err != nil {
+		return "", lineCut
+	}
+	if crc32.ChecksumIEEE(b[:i]) != uint32(want) {
+		return "", lineBadCRC
+	}
+	return string(b[:i]), lineOK
+}
+
+func parseHeader(f []string) (*BootHeader, bool) {
+	if len(f) != 8 {
+		return nil, false
+	}
+	h := &BootHeader{Release: CleanName(f[2])}
+	var err [6]error
+	h.Version, err[0] = strconv.Atoi(f[1])
+	h.TSCkHz, err[1] = strconv.ParseUint(f[3], 10, 64)
+	h.CPUs, err[2] = strconv.Atoi(f[4])
+	h.Records, err[3] = strconv.Atoi(f[5])
+	h.Dropped, err[4] = strconv.Atoi(f[6])
+	for _, e := range err {
+		if e != nil {
+			return nil, false
+		}
+	}
+	if h.Version != 1 || h.TSCkHz == 0 || h.TSCkHz > 100e6 || h.Records < 0 || h.Records > maxBootRecords || h.Dropped < 0 {
+		return nil, false
+	}
+	return h, true
+}
+
+func parseRecord(f []string) (bootRecord, bool) {
+	if len(f) != 7 || len(f[1]) != 1 {
+		return bootRecord{}, false
+	}
+	var r bootRecord
+	var err [5]error
+	r.seq, err[0] = strconv.Atoi(f[0])
+	r.kind = f[1][0]
+	r.cpu, err[1] = strconv.Atoi(f[2])
+	r.pid, err[2] = strconv.Atoi(f[3])
+	r.tsc, err[3] = strconv.ParseUint(f[4], 16, 64)
+	r.addr, err[4] = strconv.ParseUint(f[5], 16, 64)
+	for _, e := range err {
+		if e != nil {
+			return bootRecord{}, false
+		}
+	}
+	if r.seq < 0 || r.seq >= maxBootRecords || r.cpu < 0 || r.cpu > 1<<16 || !strings.ContainsRune("BEFGIWX", rune(r.kind)) {
+		return bootRecord{}, false
+	}
+	if f[6] != "-" {
+		r.name = CleanName(f[6])
+	}
+	return r, true
+}
+
+// finish builds the trace from what was collected.
+func (c *bootCollector) finish(t *Trace, opt ReadOptions) (*Trace, error) {
+	hdr := c.hdr
+	if hdr == nil {
+		if len(c.recs) == 0 {
+			return t, fmt.Errorf("%w: no BOOT_TRACE header line (\"BOOT_TRACE H 1 ...\") with a valid checksum", ErrNoData)
+		}
+		return t, fmt.Errorf("%w: BOOT_TRACE records without their header line: the TSC frequency is unknown", ErrNoData)
+	}
+	// Records numbered past the header's count arrived before the header
+	// was seen; drop them now.
+	for s, r := range c.recs {
+		if s >= hdr.Records {
+			delete(c.recs, s)
+			t.Skipped.Add(skipMalformed+" (sequence number beyond the header's record count)", r.line)
+		}
+	}
+	if len(c.recs) == 0 {
+		return t, fmt.Errorf("%w: a BOOT_TRACE header but no record with a valid checksum", ErrNoData)
+	}
+	seqs := make([]int, 0, len(c.recs))
+	for s := range c.recs {
+		seqs = append(seqs, s)
+	}
+	sort.Ints(seqs)
+	ordered := make([]bootRecord, len(seqs))
+	for i, s := range seqs {
+		ordered[i] = c.recs[s]
+	}
+	t.Format = FormatBootTrace
+	t.Notes = append(t.Notes, fmt.Sprintf("BOOT_TRACE from Linux %s: %d CPUs, TSC %d kHz, %d records; times from the guest TSC since the first record", hdr.Release, hdr.CPUs, hdr.TSCkHz, hdr.Records))
+	if missing := hdr.Records - len(c.recs); missing > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d of %d BOOT_TRACE records missing (lost or corrupted lines); spans they would have closed end where the trace does", missing, hdr.Records))
+	}
+	if hdr.Dropped > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("partial: the kernel dropped %d records on a full buffer (raise CONFIG_BOOT_TRACE_RECORDS)", hdr.Dropped))
+	}
+	if !c.ended {
+		t.Notes = append(t.Notes, "partial: the flush's end line is missing (the capture was cut)")
+	} else if c.flushCycles > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("the flush took %s, after the measured window", fmtNs(cyclesToNs(c.flushCycles, hdr.TSCkHz))))
+	}
+	buildBootSpans(t, hdr, ordered, opt.Symbols)
+	return t, nil
+}
+
+func cyclesToNs(c, khz uint64) int64 {
+	v := float64(c) * 1e6 / float64(khz)
+	if v > math.MaxInt64/2 {
+		return math.MaxInt64 / 2
+	}
+	return int64(v + 0.5)
+}
+
+func fmtNs(ns int64) string {
+	switch {
+	case ns >= 1e9:
+		return strconv.FormatFloat(float64(ns)/1e9, 'f', 3, 64) + " s"
+	case ns >= 1e6:
+		return strconv.FormatFloat(float64(ns)/1e6, 'f', 3, 64) + " ms"
+	}
+	return strconv.FormatFloat(float64(ns)/1e3, 'f', 1, 64) + " µs"
+}
+
+// maxBootSpan is the longest a boot may run before a TSC value is taken
+// for corruption: one hour.
+const maxBootSpan = int64(3600e9)
+
+// buildBootSpans nests the records into spans, one stack per task. The
+// boot's critical path — pid 0 on the boot CPU (start_kernel), then pid 1
+// (kernel_init) — is the "kernel" track; other tasks get their own.
+func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symbolize.Table) {
+	tsc0 := recs[0].tsc
+	bootCPU := recs[0].cpu
+	type key struct{ pid, cpu int }
+	type open struct {
+		span *Span
+		rec  bootRecord
+	}
+	tracks := map[key]*Span{}
+	var order []key
+	stacks := map[key][]open{}
+	trackOf := func(r bootRecord) key {
+		k := key{r.pid, -1}
+		if r.pid == 0 {
+			k.cpu = r.cpu // each CPU has its own idle task, all pid 0
+		}
+		if r.pid == 1 || (r.pid == 0 && r.cpu == bootCPU) {
+			k = key{1, -1}
+		}
+		return k
+	}
+	var last int64
+	frame := func(addr uint64) symbolize.Frame {
+		f := syms.Resolve("0x" + strconv.FormatUint(addr, 16))
+		f.Func = CleanName(f.Func)
+		return f
+	}
+	for _, r := range recs {
+		if r.tsc < tsc0 || cyclesToNs(r.tsc-tsc0, hdr.TSCkHz) > maxBootSpan {
+			t.Skipped.Add(skipTSCRange, r.line)
+			continue
+		}
+		at := cyclesToNs(r.tsc-tsc0, hdr.TSCkHz)
+		last = max(last, at)
+		k := trackOf(r)
+		tr := tracks[k]
+		if tr == nil {
+			name := fmt.Sprintf("pid %d", k.pid)
+			switch {
+			case k.pid == 1:
+				name = "kernel"
+			case k.pid == 0:
+				name = fmt.Sprintf("cpu%d idle", k.cpu)
+			}
+			tr = &Span{Name: name, Kind: KindTrack, Start: at, End: at}
+			tracks[k] = tr
+			order = append(order, k)
+		}
+		tr.End = max(tr.End, at)
+		st := stacks[k]
+		parent := tr
+		if len(st) > 0 {
+			parent = st[len(st)-1].span
+		}
+		push := func(s *Span) {
+			parent.Children = append(parent.Children, s)
+			st = append(st, open{s, r})
+			parent = s
+		}
+		switch r.kind {
+		case 'I':
+			t.Marks = append(t.Marks, Mark{Time: at, Line: r.line, Text: r.name})
+		case 'B':
+			name := r.name
+			if r.addr != 0 {
+				name += " " + strconv.FormatUint(r.addr, 10) // an argument, such as a CPU number
+			}
+			push(&Span{Name: CleanName(name), Kind: KindPhase, Start: at})
+		case 'F':
+			f := frame(r.addr)
+			push(&Span{Name: f.Func, Kind: KindInitcall, Start: at, File: f.File, Line: f.Line})
+		case 'W':
+			// The waiter's caller is a frame of its own, unless it is the
+			// span already open (an initcall that sleeps itself).
+			f := frame(r.addr)
+			if parent.Name != f.Func {
+				push(&Span{Name: f.Func, Kind: KindFrame, Start: at, File: f.File, Line: f.Line})
+			}
+			push(&Span{Name: CleanName(r.name), Kind: KindWait, Start: at})
+		case 'E', 'G', 'X':
+			begin := map[byte]byte{'E': 'B', 'G': 'F', 'X': 'W'}[r.kind]
+			j := len(st) - 1
+			for ; j >= 0; j-- {
+				o := st[j].rec
+				if o.kind == begin && o.name == r.name && (r.kind == 'X' || o.addr == r.addr) {
+					break
+				}
+			}
+			if j < 0 {
+				t.Skipped.Add("BOOT_TRACE end records without their begin", r.line)
+				break
+			}
+			for _, o := range st[j+1:] {
+				// Spans left open inside the one that ended never ended
+				// themselves (their end record was lost).
+				o.span.End, o.span.Unfinished = at, o.span.Kind != KindFrame
+			}
+			st[j].span.End = at
+			st = st[:j]
+			// A wait's caller frame closes with the wait.
+			if r.kind == 'X' && len(st) > 0 && st[len(st)-1].span.Kind == KindFrame && st[len(st)-1].rec.kind == 'W' {
+				st[len(st)-1].span.End = at
+				st = st[:len(st)-1]
+			}
+		}
+		stacks[k] = st
+	}
+	unfinished := 0
+	for _, k := range order {
+		for _, o := range stacks[k] {
+			o.span.End, o.span.Unfinished = last, true
+			unfinished++
+		}
+	}
+	if unfinished > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d spans began but never ended in the trace; they end where it does", unfinished))
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		if (order[i].pid == 1) != (order[j].pid == 1) {
+			return order[i].pid == 1
+		}
+		return tracks[order[i]].Start < tracks[order[j]].Start
+	})
+	for _, k := range order {
+		tr := tracks[k]
+		fixEnds(tr)
+		tr.sortChildren()
+		t.Tracks = append(t.Tracks, Track{Span: tr, Source: "guest", CPU: -1})
+	}
+}
+
+// fixEnds makes every parent end no earlier than its children: an open
+// span closed at the last record may otherwise end before a child.
+func fixEnds(s *Span) int64 {
+	for _, c := range s.Children {
+		s.End = max(s.End, fixEnds(c))
+	}
+	return s.End
+}
