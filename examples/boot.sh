@@ -2,7 +2,9 @@
 # Boots KERNEL with INITRAMFS under QEMU's microvm machine and writes the
 # serial console to OUT. KVM is used when /dev/kvm can run it, TCG
 # otherwise (ACCEL=tcg forces it). Extra arguments go on the kernel command
-# line after "console=ttyS0 reboot=t".
+# line after "console=ttyS0 reboot=t"; QEMU_EXTRA adds QEMU options (such as
+# a network device); MACHINE replaces "microvm" (e.g. microvm,acpi=off so that
+# QEMU lists virtio-mmio devices on the command line for kernels without ACPI).
 # Usage: boot.sh KERNEL INITRAMFS OUT [KERNEL ARGS...]
 set -eu
 kernel=$1 initramfs=$2 out=$3
@@ -11,8 +13,8 @@ accel=${ACCEL:-tcg}
 if [ -z "${ACCEL:-}" ] && [ -w /dev/kvm ] && grep -qE 'vmx|svm' /proc/cpuinfo; then
 	accel=kvm
 fi
-timeout "${TIMEOUT:-120}" qemu-system-x86_64 -accel "$accel" -M microvm \
+timeout "${TIMEOUT:-120}" qemu-system-x86_64 -accel "$accel" -M "${MACHINE:-microvm}" \
 	-m "${MEM:-256}" -smp "${SMP:-1}" -nodefaults -no-user-config -nographic \
 	-serial stdio -no-reboot \
-	-kernel "$kernel" -initrd "$initramfs" \
+	-kernel "$kernel" -initrd "$initramfs" ${QEMU_EXTRA:-} \
 	-append "console=ttyS0 reboot=t $*" > "$out"

@@ -190,7 +190,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	entries(fmt.Sprintf("Top %d by self time", len(s.TopSelf)), s.TopSelf)
 	entries(fmt.Sprintf("Top %d by total time (spans with their children)", len(s.TopTotal)), s.TopTotal)
 	if len(s.Gaps) > 0 {
-		fmt.Fprintf(w, "\nLongest gaps between consecutive log lines\n%12s %12s  %-11s  %s\n", "AT", "GAP", "LINES", "LAST LINE BEFORE THE GAP → FIRST LINE AFTER IT")
+		fmt.Fprintf(w, "\nLongest gaps where the input records nothing\n%12s %12s  %-11s  %s\n", "AT", "GAP", "LINES", "LAST EVENT BEFORE THE GAP → FIRST EVENT AFTER IT")
 		for _, g := range s.Gaps {
 			fmt.Fprintf(w, "%12s %12s  %-11s  %s → %s\n", FormatDuration(g.Start), val(g.Duration), fmt.Sprintf("%d-%d", g.AfterLine, g.BeforeLine), short(g.After), short(g.Before))
 		}

@@ -4,7 +4,7 @@
 # and its build tools). Without root it says what is missing and the tests
 # that need it skip.
 set -eu
-pkgs="qemu-system-x86 linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils"
+pkgs="qemu-system-x86 linux-source-6.1 linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils patch util-linux"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -55,6 +55,7 @@ const (
 	skipDuplicate   = "BOOT_TRACE lines repeated"
 	skipSecondFlush = "BOOT_TRACE lines of a second flush (another boot)"
 	skipTSCRange    = "BOOT_TRACE records whose TSC jumps (before the first record or hours after it)"
+	skipNoBegin     = "BOOT_TRACE end records without their begin"
 )
 
 // ReadBootTrace reads a console capture holding a BOOT_TRACE flush. Every
@@ -196,11 +197,11 @@ func checkLine(b []byte) (string, lineCheck) {
 }
 
 func parseHeader(f []string) (*BootHeader, bool) {
-	if len(f) != 8 {
+	if len(f) != 7 {
 		return nil, false
 	}
 	h := &BootHeader{Release: CleanName(f[2])}
-	var err [6]error
+	var err [5]error
 	h.Version, err[0] = strconv.Atoi(f[1])
 	h.TSCkHz, err[1] = strconv.ParseUint(f[3], 10, 64)
 	h.CPUs, err[2] = strconv.Atoi(f[4])
@@ -336,6 +337,7 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 		return k
 	}
 	var last int64
+	jumps := 0
 	frame := func(addr uint64) symbolize.Frame {
 		f := syms.Resolve("0x" + strconv.FormatUint(addr, 16))
 		f.Func = CleanName(f.Func)
@@ -344,6 +346,7 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 	for _, r := range recs {
 		if r.tsc < tsc0 || cyclesToNs(r.tsc-tsc0, hdr.TSCkHz) > maxBootSpan {
 			t.Skipped.Add(skipTSCRange, r.line)
+			jumps++
 			continue
 		}
 		at := cyclesToNs(r.tsc-tsc0, hdr.TSCkHz)
@@ -373,13 +376,16 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 			st = append(st, open{s, r})
 			parent = s
 		}
+		// Every record is a moment the trace saw: the summary's longest
+		// gaps between them show where the instrumentation is blind.
+		t.Marks = append(t.Marks, Mark{Time: at, Line: r.line, Text: markText(r, frame)})
 		switch r.kind {
-		case 'I':
-			t.Marks = append(t.Marks, Mark{Time: at, Line: r.line, Text: r.name})
 		case 'B':
+			// A phase's address field is an argument (a CPU number, say),
+			// flagged with the top bit so that 0 is told apart from none.
 			name := r.name
-			if r.addr != 0 {
-				name += " " + strconv.FormatUint(r.addr, 10) // an argument, such as a CPU number
+			if arg := r.addr &^ (1 << 63); r.addr != 0 {
+				name += " " + strconv.FormatUint(arg, 10)
 			}
 			push(&Span{Name: CleanName(name), Kind: KindPhase, Start: at})
 		case 'F':
@@ -403,7 +409,7 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 				}
 			}
 			if j < 0 {
-				t.Skipped.Add("BOOT_TRACE end records without their begin", r.line)
+				t.Skipped.Add(skipNoBegin, r.line)
 				break
 			}
 			for _, o := range st[j+1:] {
@@ -427,6 +433,9 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 			o.span.End, o.span.Unfinished = last, true
 			unfinished++
 		}
+	}
+	if jumps > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d records dropped for a TSC out of range", jumps))
 	}
 	if unfinished > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d spans began but never ended in the trace; they end where it does", unfinished))
@@ -452,4 +461,18 @@ func fixEnds(s *Span) int64 {
 		s.End = max(s.End, fixEnds(c))
 	}
 	return s.End
+}
+
+func markText(r bootRecord, frame func(uint64) symbolize.Frame) string {
+	switch r.kind {
+	case 'E', 'X':
+		return "end " + r.name
+	case 'F':
+		return "call " + frame(r.addr).Func
+	case 'G':
+		return "return " + frame(r.addr).Func
+	case 'W':
+		return r.name + " from " + frame(r.addr).Func
+	}
+	return r.name
 }

@@ -1,0 +1,217 @@
+package examples
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/boottrace/boottrace/symbolize"
+	"github.com/boottrace/boottrace/trace"
+)
+
+// The end-to-end tests build the BOOT_TRACE-patched kernel from Debian's
+// linux-source package (cached by examples/kernel/build.sh), boot it under
+// QEMU microvm (TCG here, KVM where it can run Linux) and check the profile
+// boottrace makes of its console output.
+
+// needTools skips the test with what to install when a tool is missing.
+func needTools(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and boots a kernel")
+	}
+	for _, tool := range []string{"qemu-system-x86_64", "make", "cc", "flex", "bison", "bc", "cpio", "patch", "flock"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found: run scripts/install-deps.sh as root (qemu-system-x86 build-essential flex bison bc cpio patch)", tool)
+		}
+	}
+}
+
+// needSource skips when Debian's source package for version is missing.
+func needSource(t *testing.T, version string) {
+	t.Helper()
+	if _, err := os.Stat("/usr/src/linux-source-" + version + ".tar.xz"); err != nil {
+		t.Skipf("/usr/src/linux-source-%s.tar.xz missing: apt-get install linux-source-%s", version, version)
+	}
+}
+
+// buildKernel builds Linux version with the BOOT_TRACE patch and the
+// given config fragments, returning the build directory.
+func buildKernel(t *testing.T, version string, fragments ...string) string {
+	t.Helper()
+	needSource(t, version)
+	args := []string{version, "--patch", "../guestpatch/patches/boot-trace-" + version + ".patch"}
+	for _, f := range fragments {
+		args = append(args, "../guestpatch/configs/"+f+".config")
+	}
+	t.Logf("building: kernel/build.sh %s (3-10 minutes unless cached)", strings.Join(args, " "))
+	cmd := exec.Command("./kernel/build.sh", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kernel build: %v\n%s", err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// boot boots the kernel and returns the trace read from its console with
+// the build's System.map.
+func boot(t *testing.T, build string, env []string, cmdline ...string) (*trace.Trace, string) {
+	t.Helper()
+	dir := t.TempDir()
+	initramfs := filepath.Join(dir, "initramfs.cpio.gz")
+	if out, err := exec.Command("./init/mkinitramfs.sh", initramfs).CombinedOutput(); err != nil {
+		t.Fatalf("mkinitramfs: %v\n%s", err, out)
+	}
+	log := filepath.Join(dir, "console.log")
+	cmd := exec.Command("./boot.sh", append([]string{filepath.Join(build, "arch/x86/boot/bzImage"), initramfs, log}, cmdline...)...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("boot: %v\n%s", err, out)
+	}
+	console, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(console, []byte("boottrace-init: reached userspace")) {
+		t.Fatalf("the guest did not reach init; console:\n%s", tail(console))
+	}
+	syms, closeFn, err := symbolize.Open("", filepath.Join(build, "System.map"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	tr, err := trace.Read(bytes.NewReader(console), trace.ReadOptions{Symbols: syms})
+	if err != nil {
+		t.Fatalf("read console: %v\n%s", err, tail(console))
+	}
+	if tr.Format != trace.FormatBootTrace {
+		t.Fatalf("console read as %q, not BOOT_TRACE", tr.Format)
+	}
+	return tr, string(console)
+}
+
+func tail(b []byte) []byte { return b[max(0, len(b)-3000):] }
+
+// find returns the spans with a name, with their paths from the track.
+func find(tr *trace.Trace, name string) [][]*trace.Span {
+	var found [][]*trace.Span
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			if path[len(path)-1].Name == name {
+				found = append(found, append([]*trace.Span(nil), path...))
+			}
+			return true
+		})
+	}
+	return found
+}
+
+func TestBootTraceUP(t *testing.T) {
+	needTools(t)
+	for _, version := range []string{"6.1", "6.12"} {
+		t.Run(version, func(t *testing.T) { testBootTraceUP(t, version) })
+	}
+}
+
+func testBootTraceUP(t *testing.T, version string) {
+	build := buildKernel(t, version, "microvm", "boottrace")
+	// A virtio NIC on QEMU's isolated user network, so ip= configures it
+	// (restrict=on: nothing leaves the VM).
+	env := []string{"MEM=128", "MACHINE=microvm,acpi=off", "QEMU_EXTRA=-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0"}
+	tr, _ := boot(t, build, env, "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off")
+
+	main := tr.Tracks[0]
+	if main.Name != "kernel" || main.Start != 0 {
+		t.Fatalf("first track %q starts at %d, want the kernel track at 0 (the first C code)", main.Name, main.Start)
+	}
+	var marks []string
+	for _, m := range tr.Marks {
+		marks = append(marks, m.Text)
+	}
+	if len(marks) < 2 || marks[0] != "x86_64_start_kernel" || marks[len(marks)-1] != "run_init_process" {
+		t.Errorf("marks %v: want x86_64_start_kernel first and run_init_process last", marks)
+	}
+	if last := tr.Marks[len(tr.Marks)-1].Time; main.End < last {
+		t.Errorf("kernel track ends at %d, before exec of init at %d", main.End, last)
+	}
+	for _, phase := range []string{"start_kernel", "setup_arch", "mm_init", "sched_init", "kernel_init_freeable", "do_basic_setup", "free_initmem", "mark_readonly"} {
+		if len(find(tr, phase)) == 0 {
+			t.Errorf("phase %s missing", phase)
+		}
+	}
+	initcalls := map[string]bool{}
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; s.Kind == trace.KindInitcall && !strings.HasPrefix(s.Name, "0x") {
+				initcalls[s.Name] = true
+			}
+			return true
+		})
+	}
+	if len(initcalls) < 100 {
+		t.Errorf("%d initcalls by name, want at least 100", len(initcalls))
+	}
+	// The 10 ms msleep(CONF_POST_OPEN) of ip_auto_config.
+	var sleep *trace.Span
+	for _, path := range find(tr, "msleep") {
+		for _, p := range path {
+			if p.Name == "ip_auto_config" {
+				sleep = path[len(path)-1]
+			}
+		}
+	}
+	if sleep == nil {
+		t.Fatal("no msleep under ip_auto_config")
+	}
+	if d := sleep.Duration(); d < 9e6 || d > 40e6 {
+		t.Errorf("msleep in ip_auto_config took %d ns, want about 10 ms", d)
+	}
+}
+
+func TestBootTraceSMP(t *testing.T) {
+	needTools(t)
+	build := buildKernel(t, "6.1", "microvm", "smp", "boottrace")
+	tr, _ := boot(t, build, []string{"MEM=128", "SMP=2"})
+	if len(find(tr, "bringup_cpu 1")) == 0 {
+		t.Error("no bringup_cpu 1 span for the secondary CPU")
+	}
+	if len(find(tr, "smp_init")) == 0 {
+		t.Error("no smp_init phase")
+	}
+	secondary := false
+	for _, m := range tr.Marks {
+		secondary = secondary || m.Text == "start_secondary"
+	}
+	if !secondary {
+		t.Error("no start_secondary event from the secondary CPU")
+	}
+	// RCU grace-period waits with their callers. Debian's 6.1 and 6.12 no
+	// longer call rcu_barrier() while booting this config (mark_readonly
+	// flushes a workqueue instead), so synchronize_rcu() stands for both.
+	var waits [][]*trace.Span
+	for _, w := range []string{"rcu_barrier", "synchronize_rcu"} {
+		waits = append(waits, find(tr, w)...)
+	}
+	if len(waits) == 0 {
+		t.Fatal("no rcu_barrier or synchronize_rcu wait")
+	}
+	for _, path := range waits {
+		caller := path[len(path)-2]
+		if caller.Kind != trace.KindFrame && caller.Kind != trace.KindInitcall {
+			t.Errorf("%s without its caller: %v", path[len(path)-1].Name, names(path))
+		}
+	}
+}
+
+func names(path []*trace.Span) []string {
+	var n []string
+	for _, s := range path {
+		n = append(n, s.Name)
+	}
+	return n
+}

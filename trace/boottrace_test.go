@@ -1,0 +1,192 @@
+package trace
+
+import (
+	"bytes"
+	"fmt"
+	"hash/crc32"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/boottrace/boottrace/symbolize"
+)
+
+// btLine frames a payload the way the kernel patch does.
+func btLine(payload string) string {
+	return fmt.Sprintf("[    1.000000] BOOT_TRACE %s *%08x\n", payload, crc32.ChecksumIEEE([]byte(payload)))
+}
+
+// smallFlush is a boot at 1 GHz (1 cycle = 1 ns): start_kernel with an
+// initcall that sleeps in msleep, called by the initcall itself, and one
+// that waits in rcu_barrier called from a helper.
+func smallFlush() []string {
+	type rec struct {
+		kind      string
+		pid       int
+		tsc       uint64
+		addr, arg string
+	}
+	var recs []string
+	for i, r := range []rec{
+		{"I", 0, 1000, "0", "x86_64_start_kernel"},
+		{"B", 0, 1100, "0", "start_kernel"},
+		{"E", 0, 5000, "0", "start_kernel"},
+		{"F", 1, 6000, "ffffffff81000100", "-"},
+		{"W", 1, 6100, "ffffffff81000110", "msleep"},
+		{"X", 1, 16100, "ffffffff81000110", "msleep"},
+		{"G", 1, 17000, "ffffffff81000100", "-"},
+		{"F", 1, 18000, "ffffffff81000200", "-"},
+		{"W", 1, 18100, "ffffffff81000310", "rcu_barrier"},
+		{"X", 1, 19100, "ffffffff81000310", "rcu_barrier"},
+		{"G", 1, 20000, "ffffffff81000200", "-"},
+		{"B", 1, 20100, "8000000000000000", "bringup_cpu"},
+		{"E", 1, 20200, "8000000000000000", "bringup_cpu"},
+		{"I", 1, 21000, "0", "run_init_process"},
+	} {
+		recs = append(recs, fmt.Sprintf("%d %s 0 %d %x %s %s", i, r.kind, r.pid, r.tsc, r.addr, r.arg))
+	}
+	lines := []string{"[    0.000000] Linux version 6.1.0\n", btLine(fmt.Sprintf("H 1 6.1.0 1000000 1 %d 0", len(recs)))}
+	for _, r := range recs {
+		lines = append(lines, btLine(r))
+	}
+	return append(lines, btLine(fmt.Sprintf("Z %d 5000", len(recs))), "boottrace-init: reached userspace\n")
+}
+
+const smallFlushMap = `ffffffff81000100 t ip_auto_config
+ffffffff81000200 t inet_init
+ffffffff81000300 t helper
+`
+
+func TestReadBootTrace(t *testing.T) {
+	syms, err := symbolize.ReadSystemMap(strings.NewReader(smallFlushMap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Read(strings.NewReader(strings.Join(smallFlush(), "")), ReadOptions{Symbols: syms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Format != FormatBootTrace {
+		t.Fatalf("format %q", tr.Format)
+	}
+	want := shape{Name: "kernel", Kind: "track", Start: 0, End: 20000, Children: []shape{
+		{Name: "start_kernel", Kind: "phase", Start: 100, End: 4000},
+		{Name: "ip_auto_config", Kind: "initcall", Start: 5000, End: 16000, Children: []shape{
+			{Name: "msleep", Kind: "wait", Start: 5100, End: 15100},
+		}},
+		{Name: "inet_init", Kind: "initcall", Start: 17000, End: 19000, Children: []shape{
+			{Name: "helper", Kind: "frame", Start: 17100, End: 18100, Children: []shape{
+				{Name: "rcu_barrier", Kind: "wait", Start: 17100, End: 18100},
+			}},
+		}},
+		{Name: "bringup_cpu 0", Kind: "phase", Start: 19100, End: 19200},
+	}}
+	if diff := cmp.Diff(want, shapeOf(tr.Tracks[0].Span)); diff != "" {
+		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+	var marks []string
+	for _, m := range tr.Marks {
+		marks = append(marks, m.Text)
+	}
+	want2 := []string{"x86_64_start_kernel", "start_kernel", "end start_kernel", "call ip_auto_config", "msleep from ip_auto_config",
+		"end msleep", "return ip_auto_config", "call inet_init", "rcu_barrier from helper", "end rcu_barrier", "return inet_init",
+		"bringup_cpu", "end bringup_cpu", "run_init_process"}
+	if diff := cmp.Diff(want2, marks); diff != "" {
+		t.Errorf("marks (-want +got):\n%s", diff)
+	}
+	if strings.Contains(strings.Join(tr.Notes, "\n"), "partial") {
+		t.Errorf("a complete flush is marked partial: %q", tr.Notes)
+	}
+}
+
+func TestReadBootTraceDamaged(t *testing.T) {
+	base := smallFlush()
+	corrupt := func(l string) string { return strings.Replace(l, "msleep", "msleeq", 1) }
+	for _, tc := range []struct {
+		name    string
+		edit    func([]string) []string
+		skipped map[string]int
+		partial bool
+	}{
+		{"interleaved with console output", func(ls []string) []string {
+			out := []string{}
+			for _, l := range ls {
+				out = append(out, l, "[    1.5] some driver: hello\n", "\x00\xffnoise\n")
+			}
+			return out
+		}, nil, false},
+		{"duplicated lines", func(ls []string) []string { return append(ls[:6:6], ls[5:]...) }, map[string]int{skipDuplicate: 1}, false},
+		{"out of order", func(ls []string) []string {
+			out := append([]string{}, ls...)
+			out[4], out[5] = out[5], out[4]
+			return out
+		}, nil, false},
+		{"bad checksum", func(ls []string) []string {
+			out := append([]string{}, ls...)
+			out[6] = corrupt(out[6])
+			return out
+		}, map[string]int{skipBadCRC: 1, skipNoBegin: 1}, true},
+		{"line cut mid-way", func(ls []string) []string {
+			out := append([]string{}, ls...)
+			out[7] = out[7][:30] + "\n"
+			return out
+		}, map[string]int{skipCut: 1}, true},
+		{"lost line", func(ls []string) []string { return append(ls[:8:8], ls[9:]...) }, nil, true},
+		{"capture cut before the end", func(ls []string) []string { return ls[:10] }, nil, true},
+		{"TSC jump", func(ls []string) []string {
+			out := append([]string{}, ls...)
+			out[9] = btLine("7 F 0 1 ffffffffffff ffffffff81000200 -")
+			return out
+		}, map[string]int{skipTSCRange: 1, skipNoBegin: 1}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := strings.Join(tc.edit(append([]string{}, base...)), "")
+			tr, err := Read(strings.NewReader(in), ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, r := range tr.Skipped.Reasons {
+				if strings.HasPrefix(r.Reason, "BOOT_TRACE") {
+					got[r.Reason] = r.Count
+				}
+			}
+			if tc.skipped == nil {
+				tc.skipped = map[string]int{}
+			}
+			if diff := cmp.Diff(tc.skipped, got); diff != "" {
+				t.Errorf("skipped (-want +got):\n%s", diff)
+			}
+			partial := strings.Contains(strings.Join(tr.Notes, "\n"), "partial")
+			if partial != tc.partial {
+				t.Errorf("partial = %v, want %v (notes %q)", partial, tc.partial, tr.Notes)
+			}
+			checkTrace(t, tr)
+		})
+	}
+}
+
+func TestReadBootTraceNothingUsable(t *testing.T) {
+	for name, in := range map[string]string{
+		"records without header": strings.Join(smallFlush()[2:], ""),
+		"header only":            smallFlush()[1],
+		"all corrupted":          strings.ReplaceAll(strings.Join(smallFlush(), ""), " *", " *0"),
+	} {
+		if _, err := Read(strings.NewReader(in), ReadOptions{}); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func FuzzReadBootTrace(f *testing.F) {
+	f.Add([]byte(strings.Join(smallFlush(), "")))
+	f.Add([]byte(btLine("H 1 x 1 1 3 0") + btLine("0 B 0 0 1 0 a") + btLine("1 W 0 0 2 5 w") + btLine("2 E 0 0 3 0 a")))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		tr, err := ReadBootTrace(bytes.NewReader(in), ReadOptions{})
+		if err != nil {
+			return
+		}
+		checkTrace(t, tr)
+	})
+}
