@@ -33,6 +33,9 @@ type BootHeader struct {
 	CPUs    int
 	Records int
 	Dropped int
+	// TSC is the guest TSC as the header was printed (0 when the kernel did
+	// not say): the host clock of the line's arrival bounds it.
+	TSC uint64
 }
 
 // bootRecord is one record of the flush.
@@ -197,7 +200,7 @@ func checkLine(b []byte) (string, lineCheck) {
 }
 
 func parseHeader(f []string) (*BootHeader, bool) {
-	if len(f) != 7 {
+	if len(f) != 7 && len(f) != 8 {
 		return nil, false
 	}
 	h := &BootHeader{Release: CleanName(f[2])}
@@ -207,12 +210,18 @@ func parseHeader(f []string) (*BootHeader, bool) {
 	h.CPUs, err[2] = strconv.Atoi(f[4])
 	h.Records, err[3] = strconv.Atoi(f[5])
 	h.Dropped, err[4] = strconv.Atoi(f[6])
+	if len(f) == 8 {
+		var e error
+		if h.TSC, e = strconv.ParseUint(f[7], 16, 64); e != nil {
+			return nil, false
+		}
+	}
 	for _, e := range err {
 		if e != nil {
 			return nil, false
 		}
 	}
-	if h.Version != 1 || h.TSCkHz == 0 || h.TSCkHz > 100e6 || h.Records < 0 || h.Records > maxBootRecords || h.Dropped < 0 {
+	if h.Version != 1 || h.TSCkHz > 100e6 || h.Records < 0 || h.Records > maxBootRecords || h.Dropped < 0 {
 		return nil, false
 	}
 	return h, true
@@ -252,6 +261,9 @@ func (c *bootCollector) finish(t *Trace, opt ReadOptions) (*Trace, error) {
 			return t, fmt.Errorf("%w: no BOOT_TRACE header line (\"BOOT_TRACE H 1 ...\") with a valid checksum", ErrNoData)
 		}
 		return t, fmt.Errorf("%w: BOOT_TRACE records without their header line: the TSC frequency is unknown", ErrNoData)
+	}
+	if hdr.TSCkHz == 0 {
+		return t, fmt.Errorf("%w: the guest kernel could not calibrate its TSC (BOOT_TRACE header says 0 kHz; see \"tsc:\" lines on its console), so record times cannot be converted; under an emulator on a busy host, boot again or pass tsc_early_khz=", ErrNoData)
 	}
 	// Records numbered past the header's count arrived before the header
 	// was seen; drop them now.

@@ -15,6 +15,8 @@ func Read(r io.Reader, opt ReadOptions) (*Trace, error) {
 	lr := newLineReader(r)
 	head, _ := lr.r.Peek(detectWindow)
 	switch detect(head) {
+	case FormatRecording:
+		return readRecording(lr, opt)
 	case FormatFolded:
 		return readFolded(lr)
 	default:
@@ -26,6 +28,9 @@ func Read(r io.Reader, opt ReadOptions) (*Trace, error) {
 // as soon as one line carries a printk timestamp; folded stacks need every
 // looked-at line that has content to look like a stack with a count.
 func detect(head []byte) string {
+	if bytes.HasPrefix(head, []byte(recordingMagic)) {
+		return FormatRecording
+	}
 	folded, other := 0, 0
 	for len(head) > 0 {
 		line := head
@@ -62,5 +67,5 @@ func Describe(name string, t *Trace, err error) string {
 	if t != nil && t.Skipped.Total > 0 {
 		msg += fmt.Sprintf("\nskipped %d lines:\n%s", t.Skipped.Total, t.Skipped.String())
 	}
-	return msg + "\nboottrace reads serial console or dmesg logs with printk timestamps (\"[    0.123456] message\") and folded stacks (\"frame;frame;frame 123\")"
+	return msg + "\nboottrace reads serial console or dmesg logs with printk timestamps (\"[    0.123456] message\"), BOOT_TRACE flushes, trace files of \"boottrace record\" and folded stacks (\"frame;frame;frame 123\")"
 }

@@ -19,10 +19,13 @@ const (
 	KindProbe                // a driver probe timed by initcall_debug
 	KindWait                 // a wait (async_synchronize_full, msleep, ...)
 	KindLine                 // time up to a log line, named after the line
-	KindFrame                // a frame of a folded stack (no real time)
+	KindFrame                // a frame of a folded stack, or a caller
+	KindIoctl                // an ioctl of the VMM (KVM_RUN, KVM_CREATE_VM, ...)
+	KindHost                 // host work inside a guest or VMM span: "[host] ..."
+	KindOffCPU               // a thread not running: "[off-cpu] ..."
 )
 
-var kindNames = [...]string{"track", "phase", "level", "initcall", "probe", "wait", "line", "frame"}
+var kindNames = [...]string{"track", "phase", "level", "initcall", "probe", "wait", "line", "frame", "ioctl", "host", "off-cpu"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -26,6 +26,6 @@ Without INPUT, every command reads the example boot shipped inside boottrace.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newFlameCmd(), newPprofCmd(), newSummaryCmd(), newPatchCmd())
+	root.AddCommand(newFlameCmd(), newPprofCmd(), newSummaryCmd(), newPatchCmd(), newRecordCmd())
 	return root
 }

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/boottrace/boottrace/ebpf"
+)
+
+func newRecordCmd() *cobra.Command {
+	var out, until string
+	var pid int
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "record [-o FILE] [--until REGEX] [--timeout D] -- VMM ARGS...",
+		Short: "Run a VMM under host eBPF probes and record one timeline with its guest",
+		Long: `Start a VMM (Firecracker, cloud-hypervisor, QEMU: any command) with eBPF probes
+attached before its first instruction, tee its standard output (the guest's
+serial console) to the terminal and into the trace file, and record:
+
+  syscalls:sys_enter/exit_ioctl   every ioctl of the VMM's threads with its duration,
+                                  KVM ioctls by name, memory slots of
+                                  KVM_SET_USER_MEMORY_REGION
+  kvm:kvm_exit, kvm:kvm_entry     VM exits and their reasons (VMX/SVM hosts)
+  kvm:kvm_userspace_exit, kvm_pio, kvm_mmio, kvm_emulate_insn
+                                  exits to the VMM, port and MMIO accesses
+  kvm:kvm_write_tsc_offset        the guest TSC offset (exact clock alignment)
+  kvm:kvm_page_fault, exceptions:page_fault_user/kernel
+                                  page faults of the VMM's threads
+  sched:sched_switch, sched_process_fork/exec/exit
+                                  on-CPU and off-CPU time, threads, exec
+
+Tracepoints the running kernel lacks are listed and skipped; events lost to
+a full buffer are counted and reported in every output.
+
+The recording stops when the VMM exits, when the guest's BOOT_TRACE flush
+has arrived, when a console line matches --until, at --timeout (the VMM is
+then stopped), or at Ctrl-C. The trace file is written as events arrive:
+an interrupted recording keeps everything up to that moment, and every
+other command reads it ("boottrace flame --chart boot.trace").
+
+Needs root (or CAP_BPF and CAP_PERFMON) and tracefs, which it mounts if
+needed. It changes no global tracing switch.`,
+		Example: `  sudo boottrace record -o boot.trace -- qemu-system-x86_64 -M microvm -kernel bzImage ... -serial stdio
+  sudo boottrace record --until 'login:' --timeout 30s -- firecracker --config-file vm.json
+  boottrace flame --chart -o boot.svg --system-map System.map boot.trace`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if pid == 0 && len(args) == 0 {
+				return fmt.Errorf("give the VMM command after --, or --pid PID")
+			}
+			if pid != 0 && len(args) > 0 {
+				return fmt.Errorf("give either a VMM command or --pid, not both")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var re *regexp.Regexp
+			if until != "" {
+				var err error
+				if re, err = regexp.Compile(until); err != nil {
+					return fmt.Errorf("--until: %w", err)
+				}
+			}
+			f, err := os.Create(out)
+			if err != nil {
+				return fmt.Errorf("create trace file: %w", err)
+			}
+			defer f.Close()
+			ctx, cancel := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer cancel()
+			res, err := ebpf.Record(ctx, ebpf.RecordOptions{
+				Command: args, PID: pid, Trace: f,
+				Console: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(), Stderr: cmd.ErrOrStderr(),
+				Until: re, Timeout: timeout,
+			})
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("write %s: %w", out, cerr)
+			}
+			if err != nil {
+				return err
+			}
+			e := cmd.ErrOrStderr()
+			fmt.Fprintf(e, "boottrace: recorded %d events to %s (%s); lost %d\n", res.Events, out, res.Reason, res.Lost)
+			var fired []string
+			for k, v := range res.Fired {
+				fired = append(fired, fmt.Sprintf("%s=%d", k, v))
+			}
+			fmt.Fprintf(e, "boottrace: fired: %s\n", strings.Join(fired, " "))
+			for k, why := range res.Missing {
+				fmt.Fprintf(e, "boottrace: not attached: %s (%s)\n", k, why)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "boot.trace", "write the trace to `FILE`")
+	cmd.Flags().StringVar(&until, "until", "", "stop at the first console line matching this regular expression")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop (and stop the VMM) after this long, e.g. 30s")
+	cmd.Flags().IntVar(&pid, "pid", 0, "attach to a running VMM instead of starting one")
+	return cmd
+}
+

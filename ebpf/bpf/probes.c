@@ -1,0 +1,160 @@
+//go:build ignore
+
+// boottrace host probes: tracepoints filtered in the kernel by the VMM's
+// thread group, each event copied raw into one ring buffer. User space
+// decodes the raw record with the tracepoint's format file, so these
+// programs need no kernel headers and no BTF, and stay correct when a
+// tracepoint's layout changes between kernels.
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+char __license[] SEC("license") = "Dual MIT/GPL";
+
+#define RAW_LEN 64
+
+struct event {
+	__u64 ts;   // bpf_ktime_get_ns: CLOCK_MONOTONIC
+	__u32 tgid;
+	__u32 tid;
+	__u16 kind; // which tracepoint (enum in Go: Kind)
+	__u16 cpu;
+	__u32 len;  // bytes of raw that are valid (ioctl: plus the argument)
+	__u8 raw[RAW_LEN];
+	__u8 arg[32]; // KVM_SET_USER_MEMORY_REGION: the struct it points to
+};
+
+// Force emitting struct event into the ELF for bpf2go.
+const struct event *unused_event __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24);
+} events SEC(".maps");
+
+// tgids to follow: the VMM and the processes it forks.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} tgids SEC(".maps");
+
+// Thread ids of followed tgids, to see a VMM thread being switched in
+// (sched_switch runs in the context of the thread switched out).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} threads SEC(".maps");
+
+// counters[0]: events lost to a full ring buffer; counters[1 + kind]: events per kind.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+// Field offsets from the tracepoints' format files, set before loading.
+volatile const __u32 next_pid_off = 56;
+volatile const __u32 fork_parent_off = 12;
+volatile const __u32 fork_child_off = 20;
+volatile const __u32 ioctl_cmd_off = 24;
+volatile const __u32 ioctl_arg_off = 32;
+
+#define KVM_SET_USER_MEMORY_REGION 0x4020ae46
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+	if (c)
+		(*c)++;
+}
+
+static __always_inline int submit(void *ctx, __u16 kind, __u64 id)
+{
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(0);
+		return 0;
+	}
+	e->ts = bpf_ktime_get_ns();
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->kind = kind;
+	e->cpu = bpf_get_smp_processor_id();
+	e->len = RAW_LEN;
+	bpf_probe_read_kernel(e->raw, RAW_LEN, ctx);
+	__builtin_memset(e->arg, 0, sizeof(e->arg));
+	if (kind == 1) {
+		__u64 cmd = 0, arg = 0;
+		bpf_probe_read_kernel(&cmd, sizeof(cmd), ctx + ioctl_cmd_off);
+		bpf_probe_read_kernel(&arg, sizeof(arg), ctx + ioctl_arg_off);
+		if ((__u32)cmd == KVM_SET_USER_MEMORY_REGION)
+			bpf_probe_read_user(e->arg, sizeof(e->arg), (void *)arg);
+	}
+	bpf_ringbuf_submit(e, 0);
+	count(1 + kind);
+	return 0;
+}
+
+static __always_inline int followed(__u64 id)
+{
+	__u32 tgid = id >> 32;
+	return bpf_map_lookup_elem(&tgids, &tgid) != 0;
+}
+
+static __always_inline int emit(void *ctx, __u16 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!followed(id))
+		return 0;
+	return submit(ctx, kind, id);
+}
+
+// Kinds, in the order of Go's Kind constants.
+SEC("tracepoint/syscalls/sys_enter_ioctl") int ioctl_enter(void *ctx) { return emit(ctx, 1); }
+SEC("tracepoint/syscalls/sys_exit_ioctl") int ioctl_exit(void *ctx) { return emit(ctx, 2); }
+SEC("tracepoint/kvm/kvm_userspace_exit") int kvm_userspace_exit(void *ctx) { return emit(ctx, 3); }
+SEC("tracepoint/kvm/kvm_pio") int kvm_pio(void *ctx) { return emit(ctx, 4); }
+SEC("tracepoint/kvm/kvm_mmio") int kvm_mmio(void *ctx) { return emit(ctx, 5); }
+SEC("tracepoint/kvm/kvm_emulate_insn") int kvm_emulate_insn(void *ctx) { return emit(ctx, 6); }
+SEC("tracepoint/kvm/kvm_write_tsc_offset") int kvm_write_tsc_offset(void *ctx) { return emit(ctx, 7); }
+SEC("tracepoint/kvm/kvm_exit") int kvm_exit(void *ctx) { return emit(ctx, 8); }
+SEC("tracepoint/kvm/kvm_entry") int kvm_entry(void *ctx) { return emit(ctx, 9); }
+SEC("tracepoint/kvm/kvm_page_fault") int kvm_page_fault(void *ctx) { return emit(ctx, 10); }
+SEC("tracepoint/exceptions/page_fault_user") int page_fault_user(void *ctx) { return emit(ctx, 11); }
+SEC("tracepoint/exceptions/page_fault_kernel") int page_fault_kernel(void *ctx) { return emit(ctx, 12); }
+
+SEC("tracepoint/sched/sched_switch")
+int sched_switch(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 next = 0;
+
+	bpf_probe_read_kernel(&next, sizeof(next), ctx + next_pid_off);
+	if (followed(id) || bpf_map_lookup_elem(&threads, &next))
+		return submit(ctx, 13, id);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_fork")
+int sched_process_fork(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 child = 0;
+	__u8 one = 1;
+
+	if (!followed(id))
+		return 0;
+	bpf_probe_read_kernel(&child, sizeof(child), ctx + fork_child_off);
+	bpf_map_update_elem(&threads, &child, &one, BPF_ANY);
+	// A new process (not a thread) is followed too: its tgid is its pid.
+	bpf_map_update_elem(&tgids, &child, &one, BPF_ANY);
+	return submit(ctx, 14, id);
+}
+
+SEC("tracepoint/sched/sched_process_exec") int sched_process_exec(void *ctx) { return emit(ctx, 15); }
+SEC("tracepoint/sched/sched_process_exit") int sched_process_exit(void *ctx) { return emit(ctx, 16); }

@@ -1,0 +1,14 @@
+package ebpf
+
+// Event is one decoded probe event.
+type Event struct {
+	Time   int64 // CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns)
+	TGID   uint32
+	TID    uint32
+	CPU    uint16
+	Kind   Kind
+	Fields map[string]int64
+	// Arg holds the memory region a KVM_SET_USER_MEMORY_REGION ioctl
+	// pointed to (struct kvm_userspace_memory_region), else nil.
+	Arg []byte
+}

@@ -1,0 +1,228 @@
+package ebpf
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// ErrPrivileges is returned when the probes cannot be loaded for want of
+// privileges.
+var ErrPrivileges = errors.New("loading BPF probes needs root (or CAP_BPF and CAP_PERFMON): run with sudo")
+
+// Probes are the loaded BPF programs, their links and the ring buffer.
+type Probes struct {
+	objs    probesObjects
+	links   []link.Link
+	reader  *ringbuf.Reader
+	formats map[Kind]Format
+	// Attached lists the tracepoints that attached; Missing says why the
+	// others did not (absent from this kernel, or refused).
+	Attached []string
+	Missing  map[string]string
+}
+
+// tracefsDirs are where tracefs is found or mounted.
+var tracefsDirs = []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}
+
+// tracefs finds tracefs, mounting it at /sys/kernel/tracing if needed.
+// Mounting it changes no tracing state; boottrace only reads formats.
+func tracefs() (string, error) {
+	for _, d := range tracefsDirs {
+		if _, err := os.Stat(filepath.Join(d, "events")); err == nil {
+			return d, nil
+		}
+	}
+	if err := unix.Mount("nodev", tracefsDirs[0], "tracefs", 0, ""); err != nil {
+		return "", fmt.Errorf("tracefs is not mounted and mounting it failed (%w): run as root, or mount -t tracefs nodev /sys/kernel/tracing", err)
+	}
+	return tracefsDirs[0], nil
+}
+
+// Load loads the probes and attaches every tracepoint the running kernel
+// has. Close the returned Probes.
+func Load() (*Probes, error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrPrivileges
+	}
+	dir, err := tracefs()
+	if err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock limit: %w", err)
+	}
+	p := &Probes{formats: map[Kind]Format{}, Missing: map[string]string{}}
+	for _, tp := range Tracepoints {
+		b, err := os.ReadFile(filepath.Join(dir, "events", tp.Group, tp.Name, "format"))
+		if err != nil {
+			p.Missing[tp.Group+":"+tp.Name] = "not in this kernel"
+			continue
+		}
+		f, err := ParseFormat(bytes.NewReader(b))
+		if err != nil {
+			p.Missing[tp.Group+":"+tp.Name] = err.Error()
+			continue
+		}
+		p.formats[tp.Kind] = f
+	}
+	spec, err := loadProbes()
+	if err != nil {
+		return nil, fmt.Errorf("load BPF spec: %w", err)
+	}
+	offsets := map[string]struct {
+		kind  Kind
+		field string
+	}{
+		"next_pid_off":    {KindSchedSwitch, "next_pid"},
+		"fork_parent_off": {KindFork, "parent_pid"},
+		"fork_child_off":  {KindFork, "child_pid"},
+		"ioctl_cmd_off":   {KindIoctlEnter, "cmd"},
+		"ioctl_arg_off":   {KindIoctlEnter, "arg"},
+	}
+	for v, o := range offsets {
+		fl, ok := p.formats[o.kind].Field(o.field)
+		if !ok {
+			continue
+		}
+		if err := spec.Variables[v].Set(uint32(fl.Offset)); err != nil {
+			return nil, fmt.Errorf("set %s: %w", v, err)
+		}
+	}
+	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("%w: %v", ErrPrivileges, err)
+		}
+		return nil, fmt.Errorf("load BPF programs: %w", err)
+	}
+	progs := map[string]*ebpf.Program{}
+	for name, prog := range programsByName(&p.objs.probesPrograms) {
+		progs[name] = prog
+	}
+	for _, tp := range Tracepoints {
+		key := tp.Group + ":" + tp.Name
+		if _, missing := p.Missing[key]; missing {
+			continue
+		}
+		l, err := link.Tracepoint(tp.Group, tp.Name, progs[tp.Program], nil)
+		if err != nil {
+			p.Missing[key] = err.Error()
+			continue
+		}
+		p.links = append(p.links, l)
+		p.Attached = append(p.Attached, key)
+	}
+	if len(p.links) == 0 {
+		p.Close()
+		return nil, fmt.Errorf("no tracepoint attached: %v", p.Missing)
+	}
+	p.reader, err = ringbuf.NewReader(p.objs.Events)
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	return p, nil
+}
+
+func programsByName(ps *probesPrograms) map[string]*ebpf.Program {
+	return map[string]*ebpf.Program{
+		"ioctl_enter": ps.IoctlEnter, "ioctl_exit": ps.IoctlExit,
+		"kvm_userspace_exit": ps.KvmUserspaceExit, "kvm_pio": ps.KvmPio, "kvm_mmio": ps.KvmMmio,
+		"kvm_emulate_insn": ps.KvmEmulateInsn, "kvm_write_tsc_offset": ps.KvmWriteTscOffset,
+		"kvm_exit": ps.KvmExit, "kvm_entry": ps.KvmEntry, "kvm_page_fault": ps.KvmPageFault,
+		"page_fault_user": ps.PageFaultUser, "page_fault_kernel": ps.PageFaultKernel,
+		"sched_switch": ps.SchedSwitch, "sched_process_fork": ps.SchedProcessFork,
+		"sched_process_exec": ps.SchedProcessExec, "sched_process_exit": ps.SchedProcessExit,
+	}
+}
+
+// Follow makes the probes report a process (and the processes it forks).
+func (p *Probes) Follow(tgid uint32) error {
+	one := uint8(1)
+	if err := p.objs.Tgids.Put(tgid, one); err != nil {
+		return fmt.Errorf("follow %d: %w", tgid, err)
+	}
+	return p.objs.Threads.Put(tgid, one)
+}
+
+// Read blocks for the next event. After Close it returns ringbuf.ErrClosed.
+func (p *Probes) Read() (Event, error) {
+	rec, err := p.reader.Read()
+	if err != nil {
+		return Event{}, err
+	}
+	var e probesEvent
+	if err := binary.Read(bytes.NewReader(rec.RawSample), binary.LittleEndian, &e); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	ev := Event{Time: int64(e.Ts), TGID: e.Tgid, TID: e.Tid, CPU: e.Cpu, Kind: Kind(e.Kind)}
+	if f, ok := p.formats[ev.Kind]; ok {
+		ev.Fields = f.Decode(e.Raw[:])
+	}
+	if ev.Kind == KindIoctlEnter && e.Arg != ([32]uint8{}) {
+		ev.Arg = append([]byte(nil), e.Arg[:]...)
+	}
+	return ev, nil
+}
+
+// Counters returns events lost to a full ring buffer and events per kind.
+func (p *Probes) Counters() (lost uint64, fired map[string]uint64, err error) {
+	fired = map[string]uint64{}
+	sum := func(idx uint32) (uint64, error) {
+		var per []uint64
+		if err := p.objs.Counters.Lookup(idx, &per); err != nil {
+			return 0, err
+		}
+		var t uint64
+		for _, v := range per {
+			t += v
+		}
+		return t, nil
+	}
+	if lost, err = sum(0); err != nil {
+		return 0, nil, fmt.Errorf("read counters: %w", err)
+	}
+	for _, tp := range Tracepoints {
+		n, err := sum(1 + uint32(tp.Kind))
+		if err != nil {
+			return 0, nil, fmt.Errorf("read counters: %w", err)
+		}
+		if n > 0 {
+			fired[tp.Group+":"+tp.Name] = n
+		}
+	}
+	return lost, fired, nil
+}
+
+// Close detaches and unloads everything; a blocked Read returns.
+func (p *Probes) Close() error {
+	var errs []error
+	if p.reader != nil {
+		errs = append(errs, p.reader.Close())
+	}
+	for _, l := range p.links {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, p.objs.Close())
+	return errors.Join(errs...)
+}
+
+// Formats lists field layouts for the trace file, so a recording is
+// self-describing.
+func (p *Probes) Formats() map[string]Format {
+	out := map[string]Format{}
+	for k, f := range p.formats {
+		out[strings.TrimSpace(k.String())] = f
+	}
+	return out
+}

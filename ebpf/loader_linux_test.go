@@ -1,0 +1,73 @@
+package ebpf
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// loadOrSkip loads the probes, skipping with the reason where this
+// machine cannot (not root, no BPF).
+func loadOrSkip(t *testing.T) *Probes {
+	t.Helper()
+	p, err := Load()
+	if errors.Is(err, ErrPrivileges) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// TestIoctlEvents follows this test process, makes a real KVM ioctl and
+// checks its enter and exit come back decoded.
+func TestIoctlEvents(t *testing.T) {
+	p := loadOrSkip(t)
+	kvm, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no /dev/kvm: %v", err)
+	}
+	defer kvm.Close()
+	if err := p.Follow(uint32(os.Getpid())); err != nil {
+		t.Fatal(err)
+	}
+	const kvmGetAPIVersion = 0xae00
+	version, _, errno := unix.Syscall(unix.SYS_IOCTL, kvm.Fd(), kvmGetAPIVersion, 0)
+	if errno != 0 {
+		t.Fatalf("KVM_GET_API_VERSION: %v", errno)
+	}
+	got := map[Kind]Event{}
+	deadline := time.AfterFunc(10*time.Second, func() { p.Close() })
+	defer deadline.Stop()
+	for got[KindIoctlExit].Kind == 0 {
+		ev, err := p.Read()
+		if err != nil {
+			t.Fatalf("read: %v (events so far %v)", err, got)
+		}
+		if ev.Kind == KindIoctlEnter && ev.Fields["cmd"] == kvmGetAPIVersion {
+			got[ev.Kind] = ev
+		}
+		if ev.Kind == KindIoctlExit && got[KindIoctlEnter].Kind != 0 && ev.TID == got[KindIoctlEnter].TID {
+			got[ev.Kind] = ev
+		}
+	}
+	if ret := got[KindIoctlExit].Fields["ret"]; ret != int64(version) {
+		t.Errorf("exit ret = %d, want the API version %d", ret, version)
+	}
+	if d := got[KindIoctlExit].Time - got[KindIoctlEnter].Time; d <= 0 || d > 1e9 {
+		t.Errorf("ioctl took %d ns", d)
+	}
+	lost, fired, err := p.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lost != 0 || fired["syscalls:sys_enter_ioctl"] == 0 {
+		t.Errorf("lost %d, fired %v", lost, fired)
+	}
+	t.Logf("attached %v; missing %v", p.Attached, p.Missing)
+}

@@ -1,0 +1,6 @@
+//go:build !amd64
+
+package ebpf
+
+// ReadTSC returns 0 where there is no x86 time-stamp counter.
+func ReadTSC() uint64 { return 0 }

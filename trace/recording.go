@@ -1,0 +1,453 @@
+package trace
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Skip reasons of the trace file reader.
+const (
+	skipBadEvent   = "trace file lines that are not events (cut or corrupted)"
+	skipUnmatched  = "ioctl exits without their entry (the recording began mid-call)"
+	skipSecondHead = "trace file headers after the first"
+)
+
+// memslot is a guest memory range from KVM_SET_USER_MEMORY_REGION.
+type memslot struct {
+	slot      uint32
+	gpa, size uint64
+	uaddr     uint64
+}
+
+// thread is one VMM thread while a recording is read.
+type thread struct {
+	tid      uint32
+	track    *Span
+	stack    []*Span
+	vcpu     bool
+	offSince int64
+	offState int64
+	runEnd   int64  // when the last KVM_RUN returned
+	exit     string // why it returned
+	port     int64
+	lastPort bool
+}
+
+// ReadRecording reads a trace file written by "boottrace record": the
+// VMM's threads with their ioctls (KVM ones by name), exits to the VMM,
+// VM exits, off-CPU time, and the guest's BOOT_TRACE records placed on the
+// same timeline. Time 0 is the exec of the VMM.
+func ReadRecording(r io.Reader, opt ReadOptions) (*Trace, error) {
+	return readRecording(newLineReader(r), opt)
+}
+
+func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
+	t := &Trace{Format: FormatRecording, Timed: true}
+	var hdr *RecordingHeader
+	var events, serial []RecEvent
+	var end *RecordingEnd
+	for {
+		b, tooLong, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", lr.line+1, err)
+		}
+		if tooLong {
+			t.Skipped.Add(skipTooLong, lr.line)
+			continue
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		if bytes.HasPrefix(b, []byte(recordingMagic)) {
+			if hdr != nil {
+				t.Skipped.Add(skipSecondHead, lr.line)
+				continue
+			}
+			hdr = &RecordingHeader{}
+			if err := json.Unmarshal(b, hdr); err != nil {
+				return t, fmt.Errorf("%w: line %d: trace file header: %v", ErrNoData, lr.line, err)
+			}
+			if hdr.Version != RecordingVersion {
+				return t, fmt.Errorf("%w: trace file version %d; this boottrace reads version %d", ErrNoData, hdr.Version, RecordingVersion)
+			}
+			continue
+		}
+		var e RecEvent
+		if hdr == nil || json.Unmarshal(b, &e) != nil || e.Kind == "" {
+			t.Skipped.Add(skipBadEvent, lr.line)
+			continue
+		}
+		switch e.Kind {
+		case "serial":
+			serial = append(serial, e)
+		case "end":
+			end = e.End
+		default:
+			events = append(events, e)
+		}
+	}
+	if hdr == nil {
+		return t, fmt.Errorf("%w: no boottrace trace file header", ErrNoData)
+	}
+	if end != nil {
+		hdr.Clock = append(hdr.Clock, end.Clock...)
+	}
+	rb := &recBuilder{t: t, hdr: hdr, threads: map[uint32]*thread{}}
+	rb.build(events, end)
+	rb.guest(serial, opt)
+	rb.notes(end, events)
+	return t, nil
+}
+
+type recBuilder struct {
+	t       *Trace
+	hdr     *RecordingHeader
+	threads map[uint32]*thread
+	order   []uint32
+	slots   []memslot
+	origin  int64
+	last    int64
+	faults  map[string]int
+	pio     map[int64]int
+	tscOff  *int64
+}
+
+func (rb *recBuilder) thread(tid uint32, at int64) *thread {
+	th := rb.threads[tid]
+	if th == nil {
+		th = &thread{tid: tid, offSince: -1, track: &Span{Kind: KindTrack, Start: at, End: at}}
+		rb.threads[tid] = th
+		rb.order = append(rb.order, tid)
+	}
+	th.track.End = max(th.track.End, at)
+	return th
+}
+
+func (th *thread) top() *Span {
+	if len(th.stack) > 0 {
+		return th.stack[len(th.stack)-1]
+	}
+	return th.track
+}
+
+func (th *thread) push(s *Span) {
+	p := th.top()
+	p.Children = append(p.Children, s)
+	th.stack = append(th.stack, s)
+}
+
+func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
+	rb.faults, rb.pio = map[string]int{}, map[int64]int{}
+	rb.origin = -1
+	for _, e := range events {
+		if e.Kind == "sched:sched_process_exec" && int(e.TGID) == rb.hdr.PID {
+			rb.origin = e.Time
+			break
+		}
+	}
+	if rb.origin < 0 && len(events) > 0 {
+		rb.origin = events[0].Time
+		rb.t.Notes = append(rb.t.Notes, "no exec of the VMM in the recording (attached to a running VMM?): time 0 is the first event")
+	}
+	for _, e := range events {
+		if e.Time < rb.origin {
+			continue // the gate's shell before it became the VMM
+		}
+		rb.last = max(rb.last, e.Time)
+		f := e.Fields
+		switch e.Kind {
+		case "syscalls:sys_enter_ioctl":
+			th := rb.thread(e.TID, e.Time)
+			name := ioctlName(f["cmd"])
+			if name == "KVM_RUN" {
+				th.vcpu = true
+				if th.runEnd > 0 && th.exit != "" {
+					// The VMM handled the exit between two KVM_RUNs.
+					s := &Span{Name: "[host] userspace exit " + th.exit, Kind: KindHost, Start: th.runEnd, End: e.Time}
+					th.top().Children = append(th.top().Children, s)
+				}
+				th.exit, th.runEnd = "", 0
+			}
+			if name == "KVM_SET_USER_MEMORY_REGION" && len(e.Mem) >= 32 {
+				rb.slots = append(rb.slots, memslot{
+					slot: binary.LittleEndian.Uint32(e.Mem[0:]), gpa: binary.LittleEndian.Uint64(e.Mem[8:]),
+					size: binary.LittleEndian.Uint64(e.Mem[16:]), uaddr: binary.LittleEndian.Uint64(e.Mem[24:]),
+				})
+			}
+			th.push(&Span{Name: name, Kind: KindIoctl, Start: e.Time})
+		case "syscalls:sys_exit_ioctl":
+			th := rb.thread(e.TID, e.Time)
+			j := len(th.stack) - 1
+			for j >= 0 && th.stack[j].Kind != KindIoctl {
+				j--
+			}
+			if j < 0 {
+				rb.t.Skipped.Add(skipUnmatched, 0)
+				continue
+			}
+			for _, s := range th.stack[j:] {
+				s.End = e.Time
+			}
+			if th.stack[j].Name == "KVM_RUN" {
+				th.runEnd = e.Time
+			}
+			th.stack = th.stack[:j]
+		case "kvm:kvm_pio":
+			th := rb.thread(e.TID, e.Time)
+			th.port, th.lastPort = f["port"], true
+			rb.pio[f["port"]]++
+		case "kvm:kvm_mmio":
+			th := rb.thread(e.TID, e.Time)
+			th.lastPort = false
+		case "kvm:kvm_userspace_exit":
+			th := rb.thread(e.TID, e.Time)
+			th.exit = exitReason(f["reason"])
+			if th.exit == "io" && th.lastPort {
+				th.exit = fmt.Sprintf("io 0x%x", th.port)
+			}
+		case "kvm:kvm_exit":
+			th := rb.thread(e.TID, e.Time)
+			th.push(&Span{Name: fmt.Sprintf("[host] exit %d", f["exit_reason"]), Kind: KindHost, Start: e.Time})
+		case "kvm:kvm_entry":
+			th := rb.thread(e.TID, e.Time)
+			if top := th.top(); top.Kind == KindHost && top.End == 0 {
+				top.End = e.Time
+				th.stack = th.stack[:len(th.stack)-1]
+			}
+		case "kvm:kvm_write_tsc_offset":
+			off := f["next_tsc_offset"]
+			rb.tscOff = &off
+		case "exceptions:page_fault_user", "exceptions:page_fault_kernel":
+			rb.faults[rb.classify(uint64(f["address"]))]++
+		case "sched:sched_switch":
+			if prev := uint32(f["prev_pid"]); rb.followed(e, prev) {
+				th := rb.thread(prev, e.Time)
+				th.offSince, th.offState = e.Time, f["prev_state"]
+			}
+			if next := uint32(f["next_pid"]); rb.threads[next] != nil && rb.threads[next].offSince >= 0 {
+				th := rb.threads[next]
+				name := "[off-cpu] sleeping"
+				if th.offState == 0 {
+					name = "[off-cpu] preempted"
+				}
+				s := &Span{Name: name, Kind: KindOffCPU, Start: th.offSince, End: e.Time}
+				th.top().Children = append(th.top().Children, s)
+				th.offSince = -1
+				th.track.End = max(th.track.End, e.Time)
+			}
+		case "sched:sched_process_fork":
+			rb.thread(e.TID, e.Time)
+			rb.thread(uint32(f["child_pid"]), e.Time)
+		default:
+			rb.thread(e.TID, e.Time)
+		}
+	}
+	unfinished := 0
+	for _, tid := range rb.order {
+		th := rb.threads[tid]
+		for _, s := range th.stack {
+			s.End, s.Unfinished = rb.last, true
+			unfinished++
+		}
+		th.track.End = max(th.track.End, rb.last)
+	}
+	if unfinished > 0 {
+		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("partial: %d ioctls or exits had not returned when the recording ended", unfinished))
+	}
+	sort.SliceStable(rb.order, func(i, j int) bool {
+		a, b := rb.threads[rb.order[i]], rb.threads[rb.order[j]]
+		if (int(a.tid) == rb.hdr.PID) != (int(b.tid) == rb.hdr.PID) {
+			return int(a.tid) == rb.hdr.PID
+		}
+		if a.vcpu != b.vcpu {
+			return a.vcpu
+		}
+		return a.tid < b.tid
+	})
+	for _, tid := range rb.order {
+		th := rb.threads[tid]
+		switch {
+		case int(tid) == rb.hdr.PID:
+			th.track.Name = "vmm main"
+		case th.vcpu:
+			th.track.Name = fmt.Sprintf("vmm vcpu thread %d", tid)
+		default:
+			th.track.Name = fmt.Sprintf("vmm thread %d", tid)
+		}
+		shift(th.track, -rb.origin)
+		fixEnds(th.track)
+		th.track.sortChildren()
+		rb.t.Tracks = append(rb.t.Tracks, Track{Span: th.track, Source: "vmm", CPU: -1})
+	}
+}
+
+// followed reports whether a switched-out task is a VMM thread: the event
+// runs in its context, so its tgid is the event's.
+func (rb *recBuilder) followed(e RecEvent, tid uint32) bool {
+	return rb.threads[tid] != nil || int(e.TGID) == rb.hdr.PID
+}
+
+func (rb *recBuilder) classify(addr uint64) string {
+	for _, s := range rb.slots {
+		if addr >= s.uaddr && addr < s.uaddr+s.size {
+			return "guest memory"
+		}
+	}
+	if len(rb.slots) == 0 {
+		return "VMM memory or guest memory (no KVM memory slots: TCG?)"
+	}
+	return "VMM memory"
+}
+
+func shift(s *Span, d int64) {
+	s.Start += d
+	s.End += d
+	for _, c := range s.Children {
+		shift(c, d)
+	}
+}
+
+// guest places the guest's BOOT_TRACE records, read from the recorded
+// console, on the host timeline.
+func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) {
+	if len(serial) == 0 {
+		return
+	}
+	var text strings.Builder
+	ends := make([]int, len(serial)) // end offset of each chunk
+	for i, s := range serial {
+		text.WriteString(s.Data)
+		ends[i] = text.Len()
+	}
+	console := text.String()
+	lr := newLineReader(strings.NewReader(console))
+	c := newBootCollector()
+	var skipped Skips
+	for {
+		b, tooLong, err := lr.next()
+		if err != nil {
+			break
+		}
+		if !tooLong {
+			c.add(b, lr.line, &skipped)
+		}
+	}
+	if c.hdr == nil || len(c.recs) == 0 {
+		rb.t.Notes = append(rb.t.Notes, "no BOOT_TRACE flush on the console: the guest is shown only through the VMM")
+		return
+	}
+	g := &Trace{}
+	if _, err := c.finish(g, opt); err != nil {
+		rb.t.Notes = append(rb.t.Notes, "the guest's BOOT_TRACE flush on the console is unusable: "+err.Error())
+		return
+	}
+	tsc0 := c.recs[minSeq(c.recs)].tsc
+	khz := c.hdr.TSCkHz
+	var guestOrigin int64 // host monotonic ns of tsc0
+	method := ""
+	if rb.tscOff != nil && len(rb.hdr.Clock) > 0 {
+		// guest TSC = host TSC + offset: exact up to the clock pairs.
+		hostTSC := tsc0 - uint64(*rb.tscOff)
+		guestOrigin = rb.monoOfTSC(hostTSC)
+		method = "KVM TSC offset (exact, to the host TSC/monotonic pairing, about 1 µs)"
+	} else {
+		i := strings.Index(console, "BOOT_TRACE H ")
+		nl := strings.IndexByte(console[i:], '\n')
+		if nl < 0 {
+			nl = len(console) - i - 1
+		}
+		k := sort.SearchInts(ends, i+nl+1)
+		if k >= len(serial) {
+			k = len(serial) - 1
+		}
+		arrival := serial[k].Time
+		ref := c.hdr.TSC
+		what := "its header line"
+		if ref == 0 {
+			ref = c.recs[maxSeq(c.recs)].tsc
+			what = "the flush's first line (after the last record)"
+		}
+		guestOrigin = arrival - cyclesToNs(ref-tsc0, khz)
+		method = fmt.Sprintf("flush arrival: the guest's TSC at %s is placed when the line reached the VMM's console, so guest spans are at their latest possible time (one-sided; error: the console's delivery latency)", what)
+	}
+	delta := guestOrigin - rb.origin
+	for _, tr := range g.Tracks {
+		tr.Name = "guest " + tr.Name
+		shift(tr.Span, delta)
+		tr.Source = "guest"
+		rb.t.Tracks = append(rb.t.Tracks, tr)
+	}
+	for _, m := range g.Marks {
+		m.Time += delta
+		rb.t.Marks = append(rb.t.Marks, m)
+	}
+	rb.t.Notes = append(rb.t.Notes, g.Notes...)
+	rb.t.Notes = append(rb.t.Notes, "clock: "+method)
+	for _, r := range skipped.Reasons {
+		for range r.Count {
+			rb.t.Skipped.Add(r.Reason+" (in the recorded console)", 0)
+		}
+	}
+}
+
+// monoOfTSC converts a host TSC to CLOCK_MONOTONIC with the clock pairs
+// taken at the start and end of the recording.
+func (rb *recBuilder) monoOfTSC(tsc uint64) int64 {
+	pairs := rb.hdr.Clock
+	a := pairs[0]
+	if len(pairs) < 2 {
+		return a.Mono
+	}
+	b := pairs[len(pairs)-1]
+	hz := float64(b.TSC-a.TSC) / float64(b.Mono-a.Mono)
+	return a.Mono + int64(float64(int64(tsc-a.TSC))/hz)
+}
+
+func minSeq(m map[int]bootRecord) int {
+	first := -1
+	for s := range m {
+		if first < 0 || s < first {
+			first = s
+		}
+	}
+	return first
+}
+
+func maxSeq(m map[int]bootRecord) int {
+	last := -1
+	for s := range m {
+		last = max(last, s)
+	}
+	return last
+}
+
+func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
+	t := rb.t
+	if end == nil {
+		t.Notes = append(t.Notes, "partial: the recording has no end line (boottrace was killed or the file was cut); everything up to the last line is shown")
+	} else {
+		t.Notes = append(t.Notes, "recording stopped: "+end.Reason)
+		if end.Lost > 0 {
+			t.Notes = append(t.Notes, fmt.Sprintf("partial: %d probe events were lost to a full ring buffer", end.Lost))
+		} else {
+			t.Notes = append(t.Notes, "no probe event lost")
+		}
+	}
+	t.Notes = append(t.Notes, fmt.Sprintf("probes attached: %d of %d tracepoints; %d events", len(rb.hdr.Attached), len(rb.hdr.Attached)+len(rb.hdr.Missing), len(events)))
+	for k, v := range rb.faults {
+		t.Notes = append(t.Notes, fmt.Sprintf("%d page faults on %s", v, k))
+	}
+	for port, n := range rb.pio {
+		t.Notes = append(t.Notes, fmt.Sprintf("%d port I/O exits on 0x%x", n, port))
+	}
+	sort.Strings(t.Notes[len(t.Notes)-len(rb.faults)-len(rb.pio):])
+}
