@@ -265,4 +265,3 @@ func stopLine(line []byte, opt RecordOptions) string {
 	}
 	return ""
 }
-

@@ -105,4 +105,3 @@ needed. It changes no global tracing switch.`,
 	cmd.Flags().IntVar(&pid, "pid", 0, "attach to a running VMM instead of starting one")
 	return cmd
 }
-
