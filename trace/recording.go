@@ -351,33 +351,45 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) {
 		return
 	}
 	tsc0 := c.recs[minSeq(c.recs)].tsc
+	tscLast := c.recs[maxSeq(c.recs)].tsc
 	khz := c.hdr.TSCkHz
+	// The flush's arrival bounds the guest clock from above: the header's
+	// TSC (or, from kernels that do not print it, the last record's) was
+	// read before the line reached the VMM's console.
+	i := strings.Index(console, "BOOT_TRACE H ")
+	nl := strings.IndexByte(console[i:], '\n')
+	if nl < 0 {
+		nl = len(console) - i - 1
+	}
+	k := min(sort.SearchInts(ends, i+nl+1), len(serial)-1)
+	arrival := serial[k].Time
+	ref, what := c.hdr.TSC, "its header line"
+	if ref == 0 {
+		ref, what = tscLast, "the flush's first line (after the last record)"
+	}
+	boundOrigin := arrival - cyclesToNs(ref-tsc0, khz)
+	// A KVM TSC offset places the guest exactly, if it fits that bound and
+	// the recording; nested and PVM hosts may report an offset they do not
+	// apply, so an offset of 0 is tried too.
 	var guestOrigin int64 // host monotonic ns of tsc0
 	method := ""
-	if rb.tscOff != nil && len(rb.hdr.Clock) > 0 {
-		// guest TSC = host TSC + offset: exact up to the clock pairs.
-		hostTSC := tsc0 - uint64(*rb.tscOff)
-		guestOrigin = rb.monoOfTSC(hostTSC)
-		method = "KVM TSC offset (exact, to the host TSC/monotonic pairing, about 1 µs)"
-	} else {
-		i := strings.Index(console, "BOOT_TRACE H ")
-		nl := strings.IndexByte(console[i:], '\n')
-		if nl < 0 {
-			nl = len(console) - i - 1
+	if rb.tscOff != nil && len(rb.hdr.Clock) > 1 {
+		for _, cand := range []struct {
+			off  int64
+			what string
+		}{{*rb.tscOff, "the KVM TSC offset (kvm_write_tsc_offset)"}, {0, "guest TSC = host TSC (the reported KVM TSC offset does not fit the recording: a nested or PVM host that applies none)"}} {
+			o := rb.monoOfTSC(tsc0 - uint64(cand.off))
+			lastAt := o + cyclesToNs(tscLast-tsc0, khz)
+			if o >= rb.hdr.Clock[0].Mono && o <= boundOrigin+1e6 && lastAt <= arrival+1e6 {
+				guestOrigin = o
+				method = "exact, from " + cand.what + " and the host TSC/monotonic pairs (about 1 µs)"
+				break
+			}
 		}
-		k := sort.SearchInts(ends, i+nl+1)
-		if k >= len(serial) {
-			k = len(serial) - 1
-		}
-		arrival := serial[k].Time
-		ref := c.hdr.TSC
-		what := "its header line"
-		if ref == 0 {
-			ref = c.recs[maxSeq(c.recs)].tsc
-			what = "the flush's first line (after the last record)"
-		}
-		guestOrigin = arrival - cyclesToNs(ref-tsc0, khz)
-		method = fmt.Sprintf("flush arrival: the guest's TSC at %s is placed when the line reached the VMM's console, so guest spans are at their latest possible time (one-sided; error: the console's delivery latency)", what)
+	}
+	if method == "" {
+		guestOrigin = boundOrigin
+		method = fmt.Sprintf("bound from the flush's arrival: the guest's TSC at %s is placed when the line reached the VMM's console, so guest spans are at their latest possible time (one-sided; error: the console's delivery latency)", what)
 	}
 	delta := guestOrigin - rb.origin
 	for _, tr := range g.Tracks {

@@ -1,0 +1,196 @@
+// Command minivmm is the smallest VMM that boots something on /dev/kvm: it
+// makes the real KVM ioctls (create VM, memory region, vCPU, registers,
+// run), runs a tiny long-mode guest that reads the TSC and writes records
+// to the serial port, copies the guest's serial output to stdout, and at
+// the end prints the records as a BOOT_TRACE flush. boottrace's recorder
+// tests run it under their probes.
+package main
+
+//go:generate ./gen.sh
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	kvmGetAPIVersion       = 0xae00
+	kvmCreateVM            = 0xae01
+	kvmGetVCPUMmapSize     = 0xae04
+	kvmCreateVCPU          = 0xae41
+	kvmSetUserMemoryRegion = 0x4020ae46
+	kvmRun                 = 0xae80
+	kvmGetSregs            = 0x8138ae83
+	kvmSetSregs            = 0x4138ae84
+	kvmSetRegs             = 0x4090ae82
+	kvmGetTSCKHz           = 0xaea3
+
+	exitIO  = 2
+	exitHLT = 5
+
+	memSize  = 2 << 20
+	codeAddr = 0x8000
+	pml4     = 0x1000
+)
+
+type segment struct {
+	Base                         uint64
+	Limit                        uint32
+	Selector                     uint16
+	Type, Present, DPL, DB, S, L uint8
+	G, AVL, Unusable, Padding    uint8
+}
+
+type dtable struct {
+	Base    uint64
+	Limit   uint16
+	Padding [3]uint16
+}
+
+type sregs struct {
+	CS, DS, ES, FS, GS, SS, TR, LDT     segment
+	GDT, IDT                            dtable
+	CR0, CR2, CR3, CR4, CR8, EFER, APIC uint64
+	InterruptBitmap                     [4]uint64
+}
+
+type regs struct {
+	RAX, RBX, RCX, RDX, RSI, RDI, RSP, RBP uint64
+	R8, R9, R10, R11, R12, R13, R14, R15   uint64
+	RIP, RFLAGS                            uint64
+}
+
+func ioctl(fd uintptr, req uintptr, arg uintptr) (uintptr, error) {
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, fd, req, arg)
+	if errno != 0 {
+		return r, errno
+	}
+	return r, nil
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "minivmm:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	// A vCPU thread: KVM_RUN from one OS thread, as real VMMs do.
+	runtime.LockOSThread()
+	kvm, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if v, err := ioctl(kvm.Fd(), kvmGetAPIVersion, 0); err != nil || v != 12 {
+		return fmt.Errorf("KVM_GET_API_VERSION: %d, %v", v, err)
+	}
+	vmfd, err := ioctl(kvm.Fd(), kvmCreateVM, 0)
+	if err != nil {
+		return fmt.Errorf("KVM_CREATE_VM: %w", err)
+	}
+	mem, err := unix.Mmap(-1, 0, memSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return err
+	}
+	region := struct {
+		Slot, Flags                uint32
+		GuestPhysAddr, Size, UAddr uint64
+	}{0, 0, 0, memSize, uint64(uintptr(unsafe.Pointer(&mem[0])))}
+	if _, err := ioctl(vmfd, kvmSetUserMemoryRegion, uintptr(unsafe.Pointer(&region))); err != nil {
+		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION: %w", err)
+	}
+	// Identity-map the first 2 MiB with one large page.
+	binary.LittleEndian.PutUint64(mem[pml4:], 0x2000|3)
+	binary.LittleEndian.PutUint64(mem[0x2000:], 0x3000|3)
+	binary.LittleEndian.PutUint64(mem[0x3000:], 0x83)
+	copy(mem[codeAddr:], guestCode)
+
+	vcpufd, err := ioctl(vmfd, kvmCreateVCPU, 0)
+	if err != nil {
+		return fmt.Errorf("KVM_CREATE_VCPU: %w", err)
+	}
+	size, err := ioctl(kvm.Fd(), kvmGetVCPUMmapSize, 0)
+	if err != nil {
+		return fmt.Errorf("KVM_GET_VCPU_MMAP_SIZE: %w", err)
+	}
+	runMem, err := unix.Mmap(int(vcpufd), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	var sr sregs
+	if _, err := ioctl(vcpufd, kvmGetSregs, uintptr(unsafe.Pointer(&sr))); err != nil {
+		return fmt.Errorf("KVM_GET_SREGS: %w", err)
+	}
+	code := segment{Limit: 0xffffffff, Selector: 8, Type: 11, Present: 1, S: 1, L: 1, G: 1}
+	data := segment{Limit: 0xffffffff, Selector: 16, Type: 3, Present: 1, S: 1, DB: 1, G: 1}
+	sr.CS, sr.DS, sr.ES, sr.FS, sr.GS, sr.SS = code, data, data, data, data, data
+	sr.CR3 = pml4
+	sr.CR4 = 1 << 5              // PAE
+	sr.CR0 = 1<<0 | 1<<4 | 1<<31 // PE, ET, PG
+	sr.EFER = 1<<8 | 1<<10       // LME, LMA
+	if _, err := ioctl(vcpufd, kvmSetSregs, uintptr(unsafe.Pointer(&sr))); err != nil {
+		return fmt.Errorf("KVM_SET_SREGS: %w", err)
+	}
+	rg := regs{RIP: codeAddr, RSP: 0x7000, RFLAGS: 2}
+	if _, err := ioctl(vcpufd, kvmSetRegs, uintptr(unsafe.Pointer(&rg))); err != nil {
+		return fmt.Errorf("KVM_SET_REGS: %w", err)
+	}
+	khz, err := ioctl(vcpufd, kvmGetTSCKHz, 0)
+	if err != nil {
+		return fmt.Errorf("KVM_GET_TSC_KHZ: %w", err)
+	}
+
+	var serial bytes.Buffer
+	for {
+		if _, err := ioctl(vcpufd, kvmRun, 0); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return fmt.Errorf("KVM_RUN: %w", err)
+		}
+		switch reason := binary.LittleEndian.Uint32(runMem[8:]); reason {
+		case exitIO:
+			dir, sz := runMem[32], runMem[33]
+			port := binary.LittleEndian.Uint16(runMem[34:])
+			off := binary.LittleEndian.Uint64(runMem[40:])
+			if dir == 1 && port == 0x3f8 && sz == 1 {
+				b := runMem[off]
+				serial.WriteByte(b)
+				os.Stdout.Write([]byte{b})
+			}
+		case exitHLT:
+			return flush(serial.String(), uint64(khz))
+		default:
+			return fmt.Errorf("unexpected exit reason %d", reason)
+		}
+	}
+}
+
+// flush prints the guest's records as a BOOT_TRACE flush.
+func flush(serial string, khz uint64) error {
+	var tscs []uint64
+	for _, l := range strings.Split(serial, "\n") {
+		if v, err := strconv.ParseUint(strings.TrimPrefix(l, "T"), 16, 64); err == nil && strings.HasPrefix(l, "T") {
+			tscs = append(tscs, v)
+		}
+	}
+	line := func(payload string) {
+		fmt.Printf("BOOT_TRACE %s *%08x\n", payload, crc32.ChecksumIEEE([]byte(payload)))
+	}
+	line(fmt.Sprintf("H 1 minivmm %d 1 %d 0", khz, len(tscs)))
+	for i, t := range tscs {
+		line(fmt.Sprintf("%d I 0 0 %x 0 guest_record_%d", i, t, i))
+	}
+	line(fmt.Sprintf("Z %d 0", len(tscs)))
+	return nil
+}
