@@ -25,6 +25,7 @@ type Probes struct {
 	objs    probesObjects
 	links   []link.Link
 	reader  *ringbuf.Reader
+	rec     ringbuf.Record
 	formats map[Kind]Format
 	// Attached lists the tracepoints that attached; Missing says why the
 	// others did not (absent from this kernel, or refused).
@@ -156,21 +157,34 @@ func (p *Probes) Follow(tgid uint32) error {
 }
 
 // Read blocks for the next event. After Close it returns ringbuf.ErrClosed.
+// It is not safe for concurrent use: it reuses one record buffer.
 func (p *Probes) Read() (Event, error) {
-	rec, err := p.reader.Read()
-	if err != nil {
+	if err := p.reader.ReadInto(&p.rec); err != nil {
 		return Event{}, err
 	}
-	var e probesEvent
-	if err := binary.Read(bytes.NewReader(rec.RawSample), binary.LittleEndian, &e); err != nil {
-		return Event{}, fmt.Errorf("decode event: %w", err)
+	return p.decode(p.rec.RawSample)
+}
+
+// decode reads struct event (bpf/probes.c) by hand: binary.Read's
+// reflection would cost more than the rest of the pipeline.
+func (p *Probes) decode(b []byte) (Event, error) {
+	const rawOff, argOff = 24, 24 + 64
+	if len(b) < argOff+32 {
+		return Event{}, fmt.Errorf("short event: %d bytes", len(b))
 	}
-	ev := Event{Time: int64(e.Ts), TGID: e.Tgid, TID: e.Tid, CPU: e.Cpu, Kind: Kind(e.Kind)}
+	le := binary.LittleEndian
+	ev := Event{
+		Time: int64(le.Uint64(b[0:])), TGID: le.Uint32(b[8:]), TID: le.Uint32(b[12:]),
+		Kind: Kind(le.Uint16(b[16:])), CPU: le.Uint16(b[18:]),
+	}
 	if f, ok := p.formats[ev.Kind]; ok {
-		ev.Fields = f.Decode(e.Raw[:])
+		ev.Fields = f.Decode(b[rawOff : rawOff+64])
 	}
-	if ev.Kind == KindIoctlEnter && e.Arg != ([32]uint8{}) {
-		ev.Arg = append([]byte(nil), e.Arg[:]...)
+	if ev.Kind == KindIoctlEnter {
+		arg := b[argOff : argOff+32]
+		if !bytes.Equal(arg, make([]byte, 32)) {
+			ev.Arg = append([]byte(nil), arg...)
+		}
 	}
 	return ev, nil
 }

@@ -104,6 +104,10 @@ func boot(t *testing.T, build string, env []string, cmdline ...string) (*trace.T
 	return tr, string(console)
 }
 
+func execOut(name string, args ...string) ([]byte, error) {
+	return exec.Command(name, args...).CombinedOutput()
+}
+
 func tail(b []byte) []byte { return b[max(0, len(b)-3000):] }
 
 // find returns the spans with a name, with their paths from the track.

@@ -121,7 +121,12 @@ var flameJS string
 func writeSVG(w io.Writer, rects []rect, maxDepth int, total, origin int64, topDown bool, opt SVGOptions) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	width := opt.Width
-	headerLines := 2 + len(opt.Notes)
+	var notes []string
+	maxChars := int(float64(opt.Width-2*pad) / (fontSize * fontWidth))
+	for _, n := range opt.Notes {
+		notes = append(notes, wrap(n, maxChars)...)
+	}
+	headerLines := 2 + len(notes)
 	top := pad + headerLines*(fontSize+6) + 8
 	if topDown {
 		top += fontSize + 8 // time axis
@@ -144,7 +149,7 @@ text { font-family: Verdana, sans-serif; font-size: %dpx; fill: #000; }
 	y := pad + fontSize
 	fmt.Fprintf(bw, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" style=\"font-size:%dpx\">%s</text>\n", width/2, y+2, fontSize+5, esc(opt.Title))
 	y += fontSize + 10
-	for _, n := range opt.Notes {
+	for _, n := range notes {
 		fmt.Fprintf(bw, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%s</text>\n", width/2, y, esc(n))
 		y += fontSize + 6
 	}
@@ -198,6 +203,21 @@ text { font-family: Verdana, sans-serif; font-size: %dpx; fill: #000; }
 	bw.WriteString(flameJS)
 	bw.WriteString("]]></script>\n</svg>\n")
 	return bw.Flush()
+}
+
+// wrap breaks a note into lines of at most n characters, at spaces.
+func wrap(s string, n int) []string {
+	var lines []string
+	for len([]rune(s)) > n && n > 10 {
+		r := []rune(s)
+		cut := n
+		for cut > n/2 && r[cut] != ' ' {
+			cut--
+		}
+		lines = append(lines, string(r[:cut]))
+		s = strings.TrimLeft(string(r[cut:]), " ")
+	}
+	return append(lines, s)
 }
 
 // writeAxis draws time ticks at a round step.

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 )
@@ -13,6 +14,15 @@ const detectWindow = 64 << 10
 // ErrNoData the returned trace still carries Skipped, to say why.
 func Read(r io.Reader, opt ReadOptions) (*Trace, error) {
 	lr := newLineReader(r)
+	if magic, _ := lr.r.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		// Gzipped input (trace files and logs are kept compressed).
+		zr, err := gzip.NewReader(lr.r)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		lr = newLineReader(zr)
+	}
 	head, _ := lr.r.Peek(detectWindow)
 	switch detect(head) {
 	case FormatRecording:

@@ -1,0 +1,87 @@
+package ebpf
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/boottrace/boottrace/trace"
+)
+
+const kvmGetAPIVersion = 0xae00
+
+// ioctlLoop makes n KVM_GET_API_VERSION ioctls: the cheapest real ioctl,
+// so the probes' share of its cost is as large as it gets.
+func ioctlLoop(b *testing.B, fd uintptr) {
+	for b.Loop() {
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, fd, kvmGetAPIVersion, 0); errno != 0 {
+			b.Fatal(errno)
+		}
+	}
+}
+
+// BenchmarkIoctl measures what the probes cost the VMM: the same ioctl
+// loop without probes and with them following the process (two events per
+// ioctl, read and written to a trace file as boottrace record does).
+// Compare the ns/op of the two.
+func BenchmarkIoctl(b *testing.B) {
+	kvm, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		b.Skip("no /dev/kvm")
+	}
+	defer kvm.Close()
+	b.Run("no-probes", func(b *testing.B) { ioctlLoop(b, kvm.Fd()) })
+	b.Run("probes", func(b *testing.B) {
+		p, err := Load()
+		if errors.Is(err, ErrPrivileges) {
+			b.Skip(err)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close()
+		if err := p.Follow(uint32(os.Getpid())); err != nil {
+			b.Fatal(err)
+		}
+		var file bytes.Buffer
+		w, err := trace.NewRecordingWriter(&file, trace.RecordingHeader{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var events atomic.Int64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				ev, err := p.Read()
+				if errors.Is(err, ringbuf.ErrClosed) {
+					return
+				}
+				if err == nil {
+					events.Add(1)
+					w.Write(trace.RecEvent{Time: ev.Time, Kind: ev.Kind.String(), TGID: ev.TGID, TID: ev.TID, CPU: ev.CPU, Fields: ev.Fields})
+				}
+			}
+		}()
+		ioctlLoop(b, kvm.Fd())
+		b.StopTimer()
+		lost, _, err := p.Counters()
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close()
+		<-done
+		w.Flush()
+		n := events.Load()
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(lost), "lost")
+		if n > 0 {
+			b.ReportMetric(float64(file.Len())/float64(n), "bytes/event")
+		}
+	})
+}

@@ -1,0 +1,100 @@
+package examples
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/boottrace/boottrace/ebpf"
+	"github.com/boottrace/boottrace/symbolize"
+	"github.com/boottrace/boottrace/trace"
+)
+
+// TestRecordQEMU records a real QEMU boot of the BOOT_TRACE kernel (TCG
+// here: no KVM ioctls, but the VMM's threads, page faults and console
+// timing are real) and checks the merged timeline.
+func TestRecordQEMU(t *testing.T) {
+	needTools(t)
+	if os.Geteuid() != 0 {
+		t.Skip(ebpf.ErrPrivileges)
+	}
+	build := buildKernel(t, "6.1", "microvm", "boottrace")
+	dir := t.TempDir()
+	initramfs := filepath.Join(dir, "initramfs.cpio.gz")
+	if out, err := execOut("./init/mkinitramfs.sh", initramfs); err != nil {
+		t.Fatalf("mkinitramfs: %v\n%s", err, out)
+	}
+	var file, console bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t.Setenv("MEM", "128")
+	res, err := ebpf.Record(ctx, ebpf.RecordOptions{
+		Command: []string{"./boot.sh", filepath.Join(build, "arch/x86/boot/bzImage"), initramfs, "-"},
+		Trace:   &file, Console: &console,
+	})
+	if errors.Is(err, ebpf.ErrPrivileges) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reason != "the guest's BOOT_TRACE flush ended" {
+		t.Errorf("recording stopped because %s", res.Reason)
+	}
+	t.Logf("%d events, %d bytes (%.0f bytes/event), lost %d", res.Events, file.Len(), float64(file.Len())/float64(res.Events), res.Lost)
+	syms, closeFn, err := symbolize.Open("", filepath.Join(build, "System.map"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	tr, err := trace.Read(&file, trace.ReadOptions{Symbols: syms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vmm, guest *trace.Track
+	for i := range tr.Tracks {
+		switch tr.Tracks[i].Name {
+		case "vmm main":
+			vmm = &tr.Tracks[i]
+		case "guest kernel":
+			guest = &tr.Tracks[i]
+		}
+	}
+	if vmm == nil || guest == nil {
+		t.Fatalf("tracks %v: want vmm main and guest kernel", trackNames(tr))
+	}
+	if vmm.Start != 0 {
+		t.Errorf("the VMM's track starts at %d, want 0 (its exec)", vmm.Start)
+	}
+	// The guest boots after the VMM starts and before the recording ends.
+	if guest.Start <= 0 || guest.End > tr.End() {
+		t.Errorf("guest kernel at [%d, %d], recording [0, %d]", guest.Start, guest.End, tr.End())
+	}
+	for _, phase := range []string{"start_kernel", "kernel_init_freeable"} {
+		if len(find(tr, phase)) == 0 {
+			t.Errorf("guest phase %s missing", phase)
+		}
+	}
+	notes := strings.Join(tr.Notes, "\n")
+	for _, want := range []string{"clock: ", "page faults", "probes attached"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	if res.Lost == 0 && !strings.Contains(notes, "no probe event lost") {
+		t.Errorf("notes do not say that nothing was lost:\n%s", notes)
+	}
+}
+
+func trackNames(tr *trace.Trace) []string {
+	var n []string
+	for _, t := range tr.Tracks {
+		n = append(n, t.Name)
+	}
+	return n
+}
