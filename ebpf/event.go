@@ -11,4 +11,6 @@ type Event struct {
 	// Arg holds the memory region a KVM_SET_USER_MEMORY_REGION ioctl
 	// pointed to (struct kvm_userspace_memory_region), else nil.
 	Arg []byte
+	// Comm is the name of the thread switched out (sched_switch).
+	Comm string
 }

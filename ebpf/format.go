@@ -2,6 +2,7 @@ package ebpf
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -111,4 +112,17 @@ func (f Format) Decode(raw []byte) map[string]int64 {
 		out[fl.Name] = v
 	}
 	return out
+}
+
+// String reads a char array field (a task's comm) as text, up to its NUL.
+func (f Format) String(raw []byte, name string) string {
+	fl, ok := f.Field(name)
+	if !ok || fl.Offset+fl.Size > len(raw) {
+		return ""
+	}
+	b := raw[fl.Offset : fl.Offset+fl.Size]
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
 }

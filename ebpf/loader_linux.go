@@ -179,6 +179,9 @@ func (p *Probes) decode(b []byte) (Event, error) {
 	}
 	if f, ok := p.formats[ev.Kind]; ok {
 		ev.Fields = f.Decode(b[rawOff : rawOff+64])
+		if ev.Kind == KindSchedSwitch {
+			ev.Comm = f.String(b[rawOff:rawOff+64], "prev_comm")
+		}
 	}
 	if ev.Kind == KindIoctlEnter {
 		arg := b[argOff : argOff+32]

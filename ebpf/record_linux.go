@@ -128,7 +128,7 @@ func Record(ctx context.Context, opt RecordOptions) (res RecordResult, err error
 				continue
 			}
 			events++
-			w.Write(trace.RecEvent{Time: ev.Time, Kind: ev.Kind.String(), TGID: ev.TGID, TID: ev.TID, CPU: ev.CPU, Fields: ev.Fields, Mem: ev.Arg})
+			w.Write(trace.RecEvent{Time: ev.Time, Kind: ev.Kind.String(), TGID: ev.TGID, TID: ev.TID, CPU: ev.CPU, Fields: ev.Fields, Mem: ev.Arg, Comm: ev.Comm})
 		}
 	}()
 	consoleDone := make(chan struct{})

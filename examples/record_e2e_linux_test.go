@@ -58,10 +58,10 @@ func TestRecordQEMU(t *testing.T) {
 	}
 	var vmm, guest *trace.Track
 	for i := range tr.Tracks {
-		switch tr.Tracks[i].Name {
-		case "vmm main":
+		switch name := tr.Tracks[i].Name; {
+		case strings.HasPrefix(name, "vmm main"):
 			vmm = &tr.Tracks[i]
-		case "guest kernel":
+		case name == "guest kernel":
 			guest = &tr.Tracks[i]
 		}
 	}

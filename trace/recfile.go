@@ -51,6 +51,8 @@ type RecEvent struct {
 	Fields map[string]int64 `json:"f,omitempty"`
 	// Mem is the memory region of KVM_SET_USER_MEMORY_REGION.
 	Mem []byte `json:"mem,omitempty"`
+	// Comm names the thread switched out (sched_switch).
+	Comm string `json:"comm,omitempty"`
 	// Data is serial output (Kind "serial").
 	Data string `json:"data,omitempty"`
 	// End is set on the last line (Kind "end").

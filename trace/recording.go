@@ -30,6 +30,7 @@ type thread struct {
 	track    *Span
 	stack    []*Span
 	vcpu     bool
+	comm     string
 	offSince int64
 	offState int64
 	runEnd   int64  // when the last KVM_RUN returned
@@ -147,6 +148,14 @@ func (th *thread) push(s *Span) {
 func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
 	rb.faults, rb.pio = map[string]int{}, map[int64]int{}
+	// Faults are classified once all memory slots are known: a VMM touches
+	// guest memory before it tells KVM where it is.
+	var faults []uint64
+	defer func() {
+		for _, a := range faults {
+			rb.faults[rb.classify(a)]++
+		}
+	}()
 	rb.origin = -1
 	for _, e := range events {
 		if e.Kind == "sched:sched_process_exec" && int(e.TGID) == rb.hdr.PID {
@@ -227,11 +236,14 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 			off := f["next_tsc_offset"]
 			rb.tscOff = &off
 		case "exceptions:page_fault_user", "exceptions:page_fault_kernel":
-			rb.faults[rb.classify(uint64(f["address"]))]++
+			faults = append(faults, uint64(f["address"]))
 		case "sched:sched_switch":
 			if prev := uint32(f["prev_pid"]); rb.followed(e, prev) {
 				th := rb.thread(prev, e.Time)
 				th.offSince, th.offState = e.Time, f["prev_state"]
+				if e.Comm != "" {
+					th.comm = CleanName(e.Comm)
+				}
 			}
 			if next := uint32(f["next_pid"]); rb.threads[next] != nil && rb.threads[next].offSince >= 0 {
 				th := rb.threads[next]
@@ -282,6 +294,9 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 			th.track.Name = fmt.Sprintf("vmm vcpu thread %d", tid)
 		default:
 			th.track.Name = fmt.Sprintf("vmm thread %d", tid)
+		}
+		if th.comm != "" {
+			th.track.Name += " (" + th.comm + ")"
 		}
 		shift(th.track, -rb.origin)
 		fixEnds(th.track)

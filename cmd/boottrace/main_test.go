@@ -26,6 +26,8 @@ func run(t *testing.T, stdin string, args ...string) (string, string, error) {
 
 func exampleLogs(t *testing.T) []string {
 	logs, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*", "*.log"))
+	traces, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*", "*.trace.gz"))
+	logs = append(logs, traces...)
 	if len(logs) < 2 {
 		t.Fatalf("found %d example logs", len(logs))
 	}
@@ -77,9 +79,15 @@ func TestEveryExample(t *testing.T) {
 				t.Fatal(err)
 			}
 			wants := []string{"Phases", "early boot", "userspace", "Top 15 by self time", "Longest gaps"}
-			if strings.HasPrefix(name, "boottrace-") {
+			switch {
+			case strings.HasPrefix(name, "boottrace-"):
 				// BOOT_TRACE phases are the kernel's own.
 				wants = []string{"Phases", "start_kernel", "kernel_init_freeable", "free_initmem", "Top 15 by self time", "BOOT_TRACE from Linux"}
+			case strings.HasSuffix(name, ".trace.gz"):
+				wants = []string{"Boot from recording", "KVM_RUN", "KVM_CREATE_VM", "[host] userspace exit io 0x3f8", "clock: exact", "no probe event lost"}
+				if strings.Contains(name, "qemu") {
+					wants = []string{"Boot from recording", "kernel_init_freeable", "[off-cpu]", "clock: ", "no probe event lost"}
+				}
 			}
 			for _, want := range wants {
 				if !strings.Contains(summary, want) {
