@@ -11,7 +11,8 @@ import (
 // Profile converts the span tree to a pprof profile: one sample per span
 // with self time, its stack the path of span names (leaf first, as pprof
 // stores it), value in wall-time nanoseconds, labelled with the track's
-// source and, when known, its CPU. Folded input has no clock, so its
+// source (kernel, guest or vmm; host for "[host]" spans) and, when known,
+// its CPU. Folded input has no clock, so its
 // samples count whatever unit the folded values had.
 func Profile(t *trace.Trace) *profile.Profile {
 	sampleType := &profile.ValueType{Type: "wall", Unit: "nanoseconds"}
@@ -45,6 +46,7 @@ func Profile(t *trace.Trace) *profile.Profile {
 		funcs[k] = l
 		return l
 	}
+	hostLabels := map[string][]string{"source": {"host"}}
 	for _, tr := range t.Tracks {
 		labels := map[string][]string{"source": {tr.Source}}
 		var num map[string][]int64
@@ -68,7 +70,11 @@ func Profile(t *trace.Trace) *profile.Profile {
 			for i, ps := range path {
 				locs[len(path)-1-i] = loc(ps)
 			}
-			p.Sample = append(p.Sample, &profile.Sample{Location: locs, Value: []int64{self}, Label: labels, NumLabel: num})
+			l := labels
+			if s.Kind == trace.KindHost {
+				l = hostLabels // host work inside a VMM or guest span
+			}
+			p.Sample = append(p.Sample, &profile.Sample{Location: locs, Value: []int64{self}, Label: l, NumLabel: num})
 			return true
 		})
 	}
