@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/boottrace
 
-.PHONY: all build demo test test-short fuzz bench deps examples clean
+.PHONY: all build demo test test-short fuzz bench deps examples generate clean
 
 all: build
 
@@ -34,13 +34,25 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./trace -run '^$$' -fuzz '^FuzzReadKernelLog$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./trace -run '^$$' -fuzz '^FuzzReadFolded$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./trace -run '^$$' -fuzz '^FuzzReadBootTrace$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./trace -run '^$$' -fuzz '^FuzzReadRecording$$' -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# Re-captures the example boots (needs QEMU and Debian's kernel packages).
+# Re-captures the example boots (needs QEMU and Debian's kernel packages;
+# the recordings need root).
 examples:
 	./examples/debian-6.1/capture.sh
+	./examples/capture-microvm.sh 6.1
+	./examples/capture-microvm.sh 6.12
+	./examples/capture-boottrace.sh 6.1
+	./examples/capture-boottrace.sh 6.12
+	./examples/record/capture.sh
+
+# Regenerates the committed BPF objects (needs clang) and the minivmm guest (GNU as).
+generate:
+	$(GO) generate ./ebpf ./ebpf/testdata/minivmm
 
 clean:
 	rm -rf bin boot.svg boot-chart.svg boot.pb.gz

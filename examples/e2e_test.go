@@ -228,3 +228,29 @@ func names(path []*trace.Span) []string {
 	}
 	return n
 }
+
+// TestBootTraceEnds checks the other ways a boot ends: a userspace end
+// mark, a panic (an init that exits), and live mode.
+func TestBootTraceEnds(t *testing.T) {
+	needTools(t)
+	build := buildKernel(t, "6.1", "microvm", "boottrace")
+	for _, tc := range []struct {
+		name     string
+		cmdline  []string
+		lastMark string
+	}{
+		{"end mark", []string{"boottrace.end=init"}, "init"},
+		{"panic", []string{"boottrace.end=never", "panic=-1", "--", "exit"}, "panic"},
+		{"live", []string{"boottrace=live"}, "run_init_process"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, _ := boot(t, build, []string{"MEM=128"}, tc.cmdline...)
+			if got := tr.Marks[len(tr.Marks)-1].Text; got != tc.lastMark {
+				t.Errorf("the boot ended at %q, want %q", got, tc.lastMark)
+			}
+			if len(find(tr, "start_kernel")) == 0 {
+				t.Error("no start_kernel span")
+			}
+		})
+	}
+}

@@ -285,6 +285,27 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 		}
 		return a.tid < b.tid
 	})
+	// The VMM's set-up: from its exec to the first KVM_RUN of any vCPU.
+	firstRun := int64(-1)
+	for _, th := range rb.threads {
+		for _, c := range th.track.Children {
+			if c.Name == "KVM_RUN" && (firstRun < 0 || c.Start < firstRun) {
+				firstRun = c.Start
+			}
+		}
+	}
+	if main := rb.threads[uint32(rb.hdr.PID)]; main != nil && firstRun > rb.origin {
+		setup := &Span{Name: "vmm set-up (exec to first KVM_RUN)", Kind: KindPhase, Start: max(rb.origin, main.track.Start), End: firstRun}
+		var rest []*Span
+		for _, c := range main.track.Children {
+			if c.End <= firstRun {
+				setup.Children = append(setup.Children, c)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		main.track.Children = append([]*Span{setup}, rest...)
+	}
 	for _, tid := range rb.order {
 		th := rb.threads[tid]
 		switch {

@@ -21,7 +21,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 [ $# -gt 0 ] || set -- "$repo/guestpatch/configs/microvm.config"
 tarball=/usr/src/linux-source-$version.tar.xz
 [ -r "$tarball" ] || { echo "build.sh: $tarball missing: apt-get install linux-source-$version" >&2; exit 1; }
-cache=${BOOTTRACE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/boottrace}
+cache=${BOOTTRACE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/boottrace}
 srcver=$(dpkg-query -W -f '${Version}' "linux-source-$version" 2>/dev/null || stat -c %Y "$tarball")
 mkdir -p "$cache"
 # One build at a time: two builds of the same source would unpack into the
