@@ -44,7 +44,7 @@ func TestRecordMiniVMM(t *testing.T) {
 	if res.Lost != 0 {
 		t.Errorf("%d events lost", res.Lost)
 	}
-	if !strings.Contains(console.String(), "BOOT_TRACE Z 8") {
+	if !strings.Contains(console.String(), "BOOT_TRACE Z 10") {
 		t.Fatalf("console lacks the guest's flush:\n%s", console.String())
 	}
 	tr, err := trace.Read(&file, trace.ReadOptions{})
@@ -63,7 +63,7 @@ func TestRecordMiniVMM(t *testing.T) {
 			case trace.KindIoctl:
 				ioctls[s.Name] = append(ioctls[s.Name], s)
 			case trace.KindHost:
-				if s.Name == "[host] userspace exit io 0x3f8" {
+				if s.Name == "[host] userspace exit io 0x3f8" && track.Source == "vmm" {
 					exits++
 				}
 			}
@@ -109,5 +109,28 @@ func TestRecordMiniVMM(t *testing.T) {
 	}
 	if records != 8 {
 		t.Errorf("%d guest records, want 8", records)
+	}
+	// The host's exits are also under the guest span they interrupted:
+	// between the first record and the last, 7 records' 18 OUTs.
+	var loop *trace.Span
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; s.Name == "guest_loop" {
+				loop = s
+			}
+			return true
+		})
+	}
+	if loop == nil {
+		t.Fatal("no guest_loop span")
+	}
+	inGuest := 0
+	for _, c := range loop.Children {
+		if c.Name == "[host] userspace exit io 0x3f8" {
+			inGuest++
+		}
+	}
+	if inGuest < 7*18-1 || inGuest > outs {
+		t.Errorf("%d serial exits under guest_loop, want about %d", inGuest, 7*18)
 	}
 }

@@ -70,19 +70,8 @@ func ReadBootTrace(r io.Reader, opt ReadOptions) (*Trace, error) {
 	lr := newLineReader(r)
 	t := &Trace{Format: FormatBootTrace, Timed: true}
 	c := newBootCollector()
-	for {
-		b, tooLong, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", lr.line+1, err)
-		}
-		if tooLong {
-			t.Skipped.Add(skipTooLong, lr.line)
-			continue
-		}
-		c.add(b, lr.line, &t.Skipped)
+	if err := lr.each(&t.Skipped, func(b []byte) { c.add(b, lr.line, &t.Skipped) }); err != nil {
+		return nil, err
 	}
 	return c.finish(t, opt)
 }

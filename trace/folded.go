@@ -131,24 +131,13 @@ func readFolded(lr *lineReader) (*Trace, error) {
 	var buf, prevBuf []byte
 	var ends []int // end offset of each non-empty frame of the previous line
 	var path []int32
-	for {
-		b, tooLong, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", lr.line+1, err)
-		}
-		if tooLong {
-			t.Skipped.Add(skipTooLong, lr.line)
-			continue
-		}
+	err := lr.each(&t.Skipped, func(b []byte) {
 		stack, value, ok := splitFolded(b)
 		if !ok {
 			if len(bytes.TrimSpace(b)) > 0 {
 				t.Skipped.Add("lines that are not \"frame;frame VALUE\"", lr.line)
 			}
-			continue
+			return
 		}
 		buf = append(buf[:0], stack...)
 		n := commonPrefix(buf, prevBuf)
@@ -181,6 +170,9 @@ func readFolded(lr *lineReader) (*Trace, error) {
 		leaf := f.node(cur)
 		leaf.self = satAdd(leaf.self, value)
 		buf, prevBuf = prevBuf, buf
+	})
+	if err != nil {
+		return nil, err
 	}
 	if f.count == 1 {
 		return t, fmt.Errorf("%w: no line of folded stacks such as \"main;work;leaf 42\"", ErrNoData)

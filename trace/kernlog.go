@@ -122,37 +122,29 @@ func readKernelLog(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	// A BOOT_TRACE flush, when the log holds one, is the better record of
 	// the boot: its lines are collected apart and win at the end.
 	boot := newBootCollector()
-	for {
-		b, tooLong, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", lr.line+1, err)
-		}
-		if tooLong {
-			t.Skipped.Add(skipTooLong, lr.line)
-			continue
-		}
+	err := lr.each(&t.Skipped, func(b []byte) {
 		if boot.add(b, lr.line, &t.Skipped) {
-			continue
+			return
 		}
 		ts, pid, msg, ok := parseLogPrefix(b)
 		if !ok {
 			if len(bytes.TrimSpace(b)) > 0 {
 				t.Skipped.Add(skipNoTimestamp, lr.line)
 			}
-			continue
+			return
 		}
 		if len(lines) > 0 && ts < last {
 			if last-ts > maxBackwards {
 				t.Skipped.Add(skipBackwards, lr.line)
-				continue
+				return
 			}
 			ts = last
 		}
 		last = ts
 		lines = append(lines, logLine{ts: ts, line: lr.line, pid: pid, msg: string(msg)})
+	})
+	if err != nil {
+		return nil, err
 	}
 	if boot.seen {
 		return boot.finish(t, opt)

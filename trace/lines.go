@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -50,4 +51,24 @@ func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
 	lr.line++
 	b = bytes.TrimRight(b, "\r\n")
 	return b, false, nil
+}
+
+// each calls fn with every line that is not too long, counting the ones
+// that are in skipped. It stops at the end of input, or at a read error,
+// which it returns with the line number.
+func (lr *lineReader) each(skipped *Skips, fn func(line []byte)) error {
+	for {
+		b, tooLong, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %w", lr.line+1, err)
+		}
+		if tooLong {
+			skipped.Add(skipTooLong, lr.line)
+			continue
+		}
+		fn(b)
+	}
 }

@@ -52,39 +52,28 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	var hdr *RecordingHeader
 	var events, serial []RecEvent
 	var end *RecordingEnd
-	for {
-		b, tooLong, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", lr.line+1, err)
-		}
-		if tooLong {
-			t.Skipped.Add(skipTooLong, lr.line)
-			continue
-		}
-		if len(bytes.TrimSpace(b)) == 0 {
-			continue
+	var hdrErr error
+	err := lr.each(&t.Skipped, func(b []byte) {
+		if len(bytes.TrimSpace(b)) == 0 || hdrErr != nil {
+			return
 		}
 		if bytes.HasPrefix(b, []byte(recordingMagic)) {
 			if hdr != nil {
 				t.Skipped.Add(skipSecondHead, lr.line)
-				continue
+				return
 			}
 			hdr = &RecordingHeader{}
 			if err := json.Unmarshal(b, hdr); err != nil {
-				return t, fmt.Errorf("%w: line %d: trace file header: %v", ErrNoData, lr.line, err)
+				hdrErr = fmt.Errorf("%w: line %d: trace file header: %v", ErrNoData, lr.line, err)
+			} else if hdr.Version != RecordingVersion {
+				hdrErr = fmt.Errorf("%w: trace file version %d; this boottrace reads version %d", ErrNoData, hdr.Version, RecordingVersion)
 			}
-			if hdr.Version != RecordingVersion {
-				return t, fmt.Errorf("%w: trace file version %d; this boottrace reads version %d", ErrNoData, hdr.Version, RecordingVersion)
-			}
-			continue
+			return
 		}
 		var e RecEvent
 		if hdr == nil || json.Unmarshal(b, &e) != nil || e.Kind == "" {
 			t.Skipped.Add(skipBadEvent, lr.line)
-			continue
+			return
 		}
 		switch e.Kind {
 		case "serial":
@@ -94,6 +83,12 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 		default:
 			events = append(events, e)
 		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if hdrErr != nil {
+		return t, hdrErr
 	}
 	if hdr == nil {
 		return t, fmt.Errorf("%w: no boottrace trace file header", ErrNoData)
@@ -368,15 +363,7 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) {
 	lr := newLineReader(strings.NewReader(console))
 	c := newBootCollector()
 	var skipped Skips
-	for {
-		b, tooLong, err := lr.next()
-		if err != nil {
-			break
-		}
-		if !tooLong {
-			c.add(b, lr.line, &skipped)
-		}
-	}
+	lr.each(&skipped, func(b []byte) { c.add(b, lr.line, &skipped) })
 	if c.hdr == nil || len(c.recs) == 0 {
 		rb.t.Notes = append(rb.t.Notes, "no BOOT_TRACE flush on the console: the guest is shown only through the VMM")
 		return
@@ -440,6 +427,7 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) {
 	}
 	rb.t.Notes = append(rb.t.Notes, g.Notes...)
 	rb.t.Notes = append(rb.t.Notes, "clock: "+method)
+	rb.hostInGuest(g.Tracks)
 	for _, r := range skipped.Reasons {
 		for range r.Count {
 			rb.t.Skipped.Add(r.Reason+" (in the recorded console)", 0)
@@ -498,4 +486,53 @@ func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
 		t.Notes = append(t.Notes, fmt.Sprintf("%d port I/O exits on 0x%x", n, port))
 	}
 	sort.Strings(t.Notes[len(t.Notes)-len(rb.faults)-len(rb.pio):])
+}
+
+// hostInGuest copies the host's work on the vCPU — exits handled by the
+// VMM and VM exits handled by KVM — under the guest span it interrupted.
+// Which vCPU runs which guest CPU is known only with one vCPU; with more,
+// the host work stays on the VMM's threads.
+func (rb *recBuilder) hostInGuest(guest []Track) {
+	var vcpus []*thread
+	for _, th := range rb.threads {
+		if th.vcpu {
+			vcpus = append(vcpus, th)
+		}
+	}
+	if len(vcpus) != 1 || len(guest) == 0 {
+		if len(vcpus) > 1 {
+			rb.t.Notes = append(rb.t.Notes, "host exits stay on the VMM's vCPU threads: with several vCPUs, which one ran which guest span is not known")
+		}
+		return
+	}
+	root := guest[0].Span
+	n := 0
+	vcpus[0].track.Walk(func(path []*Span) bool {
+		s := path[len(path)-1]
+		if s.Kind != KindHost || s.Start < root.Start || s.End > root.End {
+			return true
+		}
+		// The deepest guest span holding the host work.
+		at := root
+		for {
+			var next *Span
+			for _, c := range at.Children {
+				if c.Kind != KindHost && c.Start <= s.Start && s.End <= c.End {
+					next = c
+					break
+				}
+			}
+			if next == nil {
+				break
+			}
+			at = next
+		}
+		at.Children = append(at.Children, &Span{Name: s.Name, Kind: KindHost, Start: s.Start, End: s.End})
+		n++
+		return false
+	})
+	if n > 0 {
+		root.sortChildren()
+		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("%d host exits placed under the guest spans they interrupted (and kept on the vCPU thread)", n))
+	}
 }

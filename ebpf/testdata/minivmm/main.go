@@ -176,7 +176,8 @@ func run() error {
 	}
 }
 
-// flush prints the guest's records as a BOOT_TRACE flush.
+// flush prints the guest's records as a BOOT_TRACE flush: an instant per
+// record, inside a "guest_loop" span from the first record to the last.
 func flush(serial string, khz uint64) error {
 	var tscs []uint64
 	for _, l := range strings.Split(serial, "\n") {
@@ -184,13 +185,19 @@ func flush(serial string, khz uint64) error {
 			tscs = append(tscs, v)
 		}
 	}
+	if len(tscs) == 0 {
+		return fmt.Errorf("no records from the guest")
+	}
 	line := func(payload string) {
 		fmt.Printf("BOOT_TRACE %s *%08x\n", payload, crc32.ChecksumIEEE([]byte(payload)))
 	}
-	line(fmt.Sprintf("H 1 minivmm %d 1 %d 0", khz, len(tscs)))
+	n := len(tscs) + 2
+	line(fmt.Sprintf("H 1 minivmm %d 1 %d 0", khz, n))
+	line(fmt.Sprintf("0 B 0 0 %x 0 guest_loop", tscs[0]))
 	for i, t := range tscs {
-		line(fmt.Sprintf("%d I 0 0 %x 0 guest_record_%d", i, t, i))
+		line(fmt.Sprintf("%d I 0 0 %x 0 guest_record_%d", i+1, t, i))
 	}
-	line(fmt.Sprintf("Z %d 0", len(tscs)))
+	line(fmt.Sprintf("%d E 0 0 %x 0 guest_loop", n-1, tscs[len(tscs)-1]))
+	line(fmt.Sprintf("Z %d 0", n))
 	return nil
 }
