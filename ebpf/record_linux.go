@@ -148,8 +148,8 @@ func Record(ctx context.Context, opt RecordOptions) (res RecordResult, err error
 		}()
 	} else {
 		go func() { // --pid: poll for the process going away
-			for unix.Kill(pid, 0) == nil {
-				time.Sleep(100 * time.Millisecond)
+			for alive(pid) {
+				time.Sleep(50 * time.Millisecond)
 			}
 			exited <- nil
 		}()
@@ -264,4 +264,15 @@ func stopLine(line []byte, opt RecordOptions) string {
 		return fmt.Sprintf("a console line matched %q", opt.Until.String())
 	}
 	return ""
+}
+
+// alive reports whether pid runs: it exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || (b[i+2] != 'Z' && b[i+2] != 'X')
 }

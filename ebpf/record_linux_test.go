@@ -4,20 +4,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/boottrace/boottrace/trace"
 )
 
-// TestRecordMiniVMM records testdata/minivmm, a VMM making real KVM
-// ioctls on this machine's /dev/kvm with a long-mode guest that writes TSC
-// records to the serial port, and checks the merged timeline.
-func TestRecordMiniVMM(t *testing.T) {
+func buildMiniVMM(t *testing.T) string {
+	t.Helper()
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		t.Skip("no /dev/kvm")
 	}
@@ -31,6 +31,98 @@ func TestRecordMiniVMM(t *testing.T) {
 	if out, err := exec.Command(vmm).CombinedOutput(); err != nil {
 		t.Skipf("this machine's /dev/kvm cannot run the minivmm guest: %v\n%s", err, out)
 	}
+	return vmm
+}
+
+// TestRecordAttach attaches to a running minivmm with --pid.
+func TestRecordAttach(t *testing.T) {
+	vmm := buildMiniVMM(t)
+	cmd := exec.Command(vmm, "-delay", "2s")
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	var file bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := Record(ctx, RecordOptions{PID: cmd.Process.Pid, Trace: &file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reason != "the VMM exited" {
+		t.Errorf("stopped because %s", res.Reason)
+	}
+	tr, err := trace.Read(&file, trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			if path[len(path)-1].Name == "KVM_RUN" {
+				runs++
+			}
+			return true
+		})
+	}
+	if runs != 8*18+1 {
+		t.Errorf("%d KVM_RUNs after attaching, want %d", runs, 8*18+1)
+	}
+	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "no exec of the VMM") {
+		t.Errorf("notes do not say time 0 is the first event:\n%s", notes)
+	}
+}
+
+// TestLoadUnprivileged runs Load as nobody in a child process: it must
+// say what privileges are missing.
+func TestLoadUnprivileged(t *testing.T) {
+	if os.Getenv("BOOTTRACE_UNPRIVILEGED_CHILD") == "1" {
+		_, err := Load()
+		if !errors.Is(err, ErrPrivileges) {
+			t.Fatalf("Load as uid %d: %v, want ErrPrivileges", os.Geteuid(), err)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to an unprivileged user")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy nobody can run: the test binary's own directory is private.
+	dir, err := os.MkdirTemp("", "boottrace-unpriv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyExe := filepath.Join(dir, "ebpf.test")
+	if err := os.WriteFile(copyExe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	cmd := exec.Command(copyExe, "-test.run", "^TestLoadUnprivileged$")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BOOTTRACE_UNPRIVILEGED_CHILD=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("unprivileged Load: %v\n%s", err, out)
+	}
+	if !strings.Contains(ErrPrivileges.Error(), "sudo") {
+		t.Errorf("the message does not say what to do: %v", ErrPrivileges)
+	}
+}
+
+// TestRecordMiniVMM records testdata/minivmm, a VMM making real KVM
+// ioctls on this machine's /dev/kvm with a long-mode guest that writes TSC
+// records to the serial port, and checks the merged timeline.
+func TestRecordMiniVMM(t *testing.T) {
+	vmm := buildMiniVMM(t)
 	var file, console bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -11,12 +11,14 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"hash/crc32"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -78,6 +80,9 @@ func ioctl(fd uintptr, req uintptr, arg uintptr) (uintptr, error) {
 }
 
 func main() {
+	delay := flag.Duration("delay", 0, "wait this long before opening /dev/kvm (to attach a recorder with --pid)")
+	flag.Parse()
+	time.Sleep(*delay)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "minivmm:", err)
 		os.Exit(1)
