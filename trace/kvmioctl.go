@@ -46,3 +46,34 @@ func exitReason(r int64) string {
 	}
 	return fmt.Sprintf("reason %d", r)
 }
+
+// VM exit reasons of kvm:kvm_exit, by instruction set (isa 1: VMX, 2: SVM).
+var (
+	vmxExits = map[int64]string{
+		0: "exception or NMI", 1: "external interrupt", 2: "triple fault", 7: "interrupt window",
+		8: "NMI window", 9: "task switch", 10: "cpuid", 12: "hlt", 14: "invlpg", 16: "rdtsc",
+		18: "vmcall", 28: "cr access", 29: "dr access", 30: "io", 31: "rdmsr", 32: "wrmsr",
+		33: "invalid guest state", 40: "pause", 44: "apic access", 45: "eoi induced",
+		48: "ept violation", 49: "ept misconfig", 52: "preemption timer", 54: "wbinvd", 55: "xsetbv",
+	}
+	svmExits = map[int64]string{
+		0x60: "intr", 0x61: "nmi", 0x64: "vintr", 0x6e: "rdtsc", 0x72: "cpuid", 0x77: "pause",
+		0x78: "hlt", 0x79: "invlpg", 0x7b: "io", 0x7c: "msr", 0x7f: "shutdown", 0x81: "vmmcall",
+		0x400: "npf",
+	}
+)
+
+// vmExitName names a kvm_exit reason; unknown ones keep their number.
+func vmExitName(isa, reason int64) string {
+	table := vmxExits
+	if isa == 2 {
+		table = svmExits
+		if reason >= 0x40 && reason < 0x60 {
+			return fmt.Sprintf("exception %d", reason-0x40)
+		}
+	}
+	if n, ok := table[reason]; ok {
+		return n
+	}
+	return fmt.Sprintf("%d", reason)
+}

@@ -220,7 +220,7 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 			}
 		case "kvm:kvm_exit":
 			th := rb.thread(e.TID, e.Time)
-			th.push(&Span{Name: fmt.Sprintf("[host] exit %d", f["exit_reason"]), Kind: KindHost, Start: e.Time})
+			th.push(&Span{Name: "[host] exit " + vmExitName(f["isa"], f["exit_reason"]), Kind: KindHost, Start: e.Time})
 		case "kvm:kvm_entry":
 			th := rb.thread(e.TID, e.Time)
 			if top := th.top(); top.Kind == KindHost && top.End == 0 {
