@@ -151,7 +151,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 // WriteText writes the summary for people, in the spirit of
 // systemd-analyze: the phases, then where the time went.
 func (s *Summary) WriteText(w io.Writer) error {
-	val := FormatDuration
+	val := trace.FormatDuration
 	if !s.Timed {
 		val = func(v int64) string { return fmt.Sprint(v) }
 	}
@@ -163,7 +163,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "Boot from %s: %s", s.Format, val(s.Duration))
 	if s.Timed {
-		fmt.Fprintf(w, " (%s to %s)", FormatDuration(s.Start), FormatDuration(s.End))
+		fmt.Fprintf(w, " (%s to %s)", trace.FormatDuration(s.Start), trace.FormatDuration(s.End))
 	}
 	fmt.Fprintln(w)
 	var top []string
@@ -178,7 +178,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if len(s.Phases) > 0 {
 		fmt.Fprintf(w, "\nPhases\n%12s %12s %6s  %s\n", "START", "DURATION", "SHARE", "PHASE")
 		for _, p := range s.Phases {
-			fmt.Fprintf(w, "%12s %12s %6s  %s%s\n", FormatDuration(p.Start), val(p.Duration), pct(p.Duration), strings.Repeat("  ", p.Depth), p.Name)
+			fmt.Fprintf(w, "%12s %12s %6s  %s%s\n", trace.FormatDuration(p.Start), val(p.Duration), pct(p.Duration), strings.Repeat("  ", p.Depth), p.Name)
 		}
 	}
 	entries := func(title string, es []Entry) {
@@ -192,7 +192,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if len(s.Gaps) > 0 {
 		fmt.Fprintf(w, "\nLongest gaps where the input records nothing\n%12s %12s  %-11s  %s\n", "AT", "GAP", "LINES", "LAST EVENT BEFORE THE GAP → FIRST EVENT AFTER IT")
 		for _, g := range s.Gaps {
-			fmt.Fprintf(w, "%12s %12s  %-11s  %s → %s\n", FormatDuration(g.Start), val(g.Duration), fmt.Sprintf("%d-%d", g.AfterLine, g.BeforeLine), short(g.After), short(g.Before))
+			fmt.Fprintf(w, "%12s %12s  %-11s  %s → %s\n", trace.FormatDuration(g.Start), val(g.Duration), fmt.Sprintf("%d-%d", g.AfterLine, g.BeforeLine), short(g.After), short(g.Before))
 		}
 	}
 	if len(s.Notes) > 0 {

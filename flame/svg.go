@@ -266,7 +266,7 @@ func appendTooltip(b []byte, r rect, total, origin int64, unit string) []byte {
 	b = appendEscaped(b, r.name)
 	b = append(b, " ("...)
 	if unit == "ns" {
-		b = append(b, FormatDuration(r.w)...)
+		b = append(b, trace.FormatDuration(r.w)...)
 	} else {
 		b = strconv.AppendInt(b, r.w, 10)
 	}
@@ -277,11 +277,11 @@ func appendTooltip(b []byte, r rect, total, origin int64, unit string) []byte {
 	}
 	if r.self != r.w && unit == "ns" {
 		b = append(b, ", self "...)
-		b = append(b, FormatDuration(r.self)...)
+		b = append(b, trace.FormatDuration(r.self)...)
 	}
 	if r.tooltipStart {
 		b = append(b, ", at "...)
-		b = append(b, FormatDuration(r.x)...)
+		b = append(b, trace.FormatDuration(r.x)...)
 	}
 	return append(b, ')')
 }
@@ -324,17 +324,4 @@ func appendEscaped(b []byte, s string) []byte {
 	var sb strings.Builder
 	xml.EscapeText(&sb, []byte(s))
 	return append(b, sb.String()...)
-}
-
-// FormatDuration prints nanoseconds the way people read boot times.
-func FormatDuration(ns int64) string {
-	switch {
-	case ns >= 1e9 || ns <= -1e9:
-		return strconv.FormatFloat(float64(ns)/1e9, 'f', 3, 64) + " s"
-	case ns >= 1e6 || ns <= -1e6:
-		return strconv.FormatFloat(float64(ns)/1e6, 'f', 3, 64) + " ms"
-	case ns >= 1e3 || ns <= -1e3:
-		return strconv.FormatFloat(float64(ns)/1e3, 'f', 1, 64) + " µs"
-	}
-	return strconv.FormatInt(ns, 10) + " ns"
 }

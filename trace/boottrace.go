@@ -285,7 +285,7 @@ func (c *bootCollector) finish(t *Trace, opt ReadOptions) (*Trace, error) {
 	if !c.ended {
 		t.Notes = append(t.Notes, "partial: the flush's end line is missing (the capture was cut)")
 	} else if c.flushCycles > 0 {
-		t.Notes = append(t.Notes, fmt.Sprintf("the flush took %s, after the measured window", fmtNs(cyclesToNs(c.flushCycles, hdr.TSCkHz))))
+		t.Notes = append(t.Notes, fmt.Sprintf("the flush took %s, after the measured window", FormatDuration(cyclesToNs(c.flushCycles, hdr.TSCkHz))))
 	}
 	buildBootSpans(t, hdr, ordered, opt.Symbols)
 	return t, nil
@@ -297,16 +297,6 @@ func cyclesToNs(c, khz uint64) int64 {
 		return math.MaxInt64 / 2
 	}
 	return int64(v + 0.5)
-}
-
-func fmtNs(ns int64) string {
-	switch {
-	case ns >= 1e9:
-		return strconv.FormatFloat(float64(ns)/1e9, 'f', 3, 64) + " s"
-	case ns >= 1e6:
-		return strconv.FormatFloat(float64(ns)/1e6, 'f', 3, 64) + " ms"
-	}
-	return strconv.FormatFloat(float64(ns)/1e3, 'f', 1, 64) + " µs"
 }
 
 // maxBootSpan is the longest a boot may run before a TSC value is taken

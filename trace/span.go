@@ -2,6 +2,7 @@ package trace
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -184,4 +185,17 @@ func CleanName(s string) string {
 		return "?"
 	}
 	return b.String()
+}
+
+// FormatDuration prints nanoseconds the way people read boot times.
+func FormatDuration(ns int64) string {
+	switch {
+	case ns >= 1e9 || ns <= -1e9:
+		return strconv.FormatFloat(float64(ns)/1e9, 'f', 3, 64) + " s"
+	case ns >= 1e6 || ns <= -1e6:
+		return strconv.FormatFloat(float64(ns)/1e6, 'f', 3, 64) + " ms"
+	case ns >= 1e3 || ns <= -1e3:
+		return strconv.FormatFloat(float64(ns)/1e3, 'f', 1, 64) + " µs"
+	}
+	return strconv.FormatInt(ns, 10) + " ns"
 }
