@@ -30,15 +30,25 @@
 			fit(g, nw * s);
 		});
 	}
+	var axis = document.getElementById("axis");
+	function ms(v) { return unit === "ns" ? (v / 1e6).toFixed(3) + " ms" : String(v); }
 	frames.forEach(function (g) {
 		g.addEventListener("click", function () {
-			layout(+g.getAttribute("data-x"), +g.getAttribute("data-w"), +g.getAttribute("data-d"));
+			var x = +g.getAttribute("data-x"), w = +g.getAttribute("data-w");
+			layout(x, w, +g.getAttribute("data-d"));
+			// The time axis no longer fits the zoomed frames: say the range instead.
+			if (axis) axis.classList.add("hide");
+			reset.textContent = "Reset zoom (showing " + ms(x) + " to " + ms(x + w) + ")";
 			reset.classList.remove("hide");
 		});
 		g.addEventListener("mouseover", function () { details.textContent = g.firstChild.textContent; });
 		g.addEventListener("mouseout", function () { details.textContent = " "; });
 	});
-	reset.addEventListener("click", function () { layout(0, total, -1); reset.classList.add("hide"); });
+	reset.addEventListener("click", function () {
+		layout(0, total, -1);
+		reset.classList.add("hide");
+		if (axis) axis.classList.remove("hide");
+	});
 	function search() {
 		var term = prompt("Search frames (regular expression)", "");
 		if (term === null) return;

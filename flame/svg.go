@@ -158,7 +158,9 @@ text { font-family: Verdana, sans-serif; font-size: %dpx; fill: #000; }
 	fmt.Fprintf(bw, "<text id=\"matched\" x=\"%d\" y=\"%d\" text-anchor=\"end\"></text>\n", width-pad, height-pad)
 	fmt.Fprintf(bw, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", pad, height-pad)
 	if topDown {
+		bw.WriteString("<g id=\"axis\">\n")
 		writeAxis(bw, top-6, total, width, scale)
+		bw.WriteString("</g>\n")
 	}
 	fmt.Fprintf(bw, "<g id=\"frames\" data-top=\"%d\" data-height=\"%d\">\n", top, height)
 	var line []byte
