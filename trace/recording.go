@@ -479,6 +479,18 @@ func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
 		}
 	}
 	t.Notes = append(t.Notes, fmt.Sprintf("probes attached: %d of %d tracepoints; %d events", len(rb.hdr.Attached), len(rb.hdr.Attached)+len(rb.hdr.Missing), len(events)))
+	if end != nil {
+		var fired []string
+		for _, tp := range rb.hdr.Attached {
+			if n := end.Fired[tp]; n > 0 {
+				fired = append(fired, fmt.Sprintf("%s %d", tp, n))
+			}
+		}
+		t.Notes = append(t.Notes, "fired: "+strings.Join(fired, ", "))
+	}
+	for tp, why := range rb.hdr.Missing {
+		t.Notes = append(t.Notes, fmt.Sprintf("not attached: %s (%s)", tp, why))
+	}
 	for k, v := range rb.faults {
 		t.Notes = append(t.Notes, fmt.Sprintf("%d page faults on %s", v, k))
 	}
