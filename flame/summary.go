@@ -25,6 +25,9 @@ type Summary struct {
 	Gaps     []Gap         `json:"longest_gaps"`
 	Notes    []string      `json:"notes,omitempty"`
 	Skipped  []SkipSummary `json:"skipped,omitempty"`
+	// byTrack: phases are listed under their tracks, which run side by
+	// side, so their durations do not add up to the boot.
+	byTrack bool
 }
 
 // Phase is a boot phase (or an initcall level within one).
@@ -67,14 +70,28 @@ func Summarize(t *trace.Trace, n int) *Summary {
 	for _, r := range t.Skipped.Reasons {
 		s.Skipped = append(s.Skipped, SkipSummary{r.Reason, r.Count, r.Lines})
 	}
-	if len(t.Tracks) > 0 && t.Timed {
-		t.Tracks[0].Walk(func(path []*trace.Span) bool {
+	// Phases of every track that has some; with several such tracks (a
+	// recording: the VMM and the guest) each is listed under its track.
+	for _, tr := range t.Tracks {
+		if !t.Timed {
+			break
+		}
+		var ps []Phase
+		tr.Walk(func(path []*trace.Span) bool {
 			sp := path[len(path)-1]
 			if sp.Kind == trace.KindPhase || sp.Kind == trace.KindLevel {
-				s.Phases = append(s.Phases, Phase{Name: sp.Name, Depth: len(path) - 2, Start: sp.Start, Duration: sp.Duration()})
+				ps = append(ps, Phase{Name: sp.Name, Depth: len(path) - 2, Start: sp.Start, Duration: sp.Duration()})
 			}
 			return sp.Kind == trace.KindTrack || sp.Kind == trace.KindPhase || sp.Kind == trace.KindLevel
 		})
+		if len(ps) > 0 && len(t.Tracks) > 1 {
+			s.byTrack = true
+			for i := range ps {
+				ps[i].Depth++
+			}
+			ps = append([]Phase{{Name: tr.Name, Start: tr.Start, Duration: tr.Duration()}}, ps...)
+		}
+		s.Phases = append(s.Phases, ps...)
 	}
 	type key struct {
 		name string
@@ -172,7 +189,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 			top = append(top, fmt.Sprintf("%s (%s)", val(p.Duration), p.Name))
 		}
 	}
-	if len(top) > 0 {
+	if len(top) > 0 && !s.byTrack {
 		fmt.Fprintf(w, "Finished in %s = %s\n", strings.Join(top, " + "), val(s.Duration))
 	}
 	if len(s.Phases) > 0 {

@@ -23,14 +23,18 @@ tarball=/usr/src/linux-source-$version.tar.xz
 [ -r "$tarball" ] || { echo "build.sh: $tarball missing: apt-get install linux-source-$version" >&2; exit 1; }
 cache=${BOOTTRACE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/boottrace}
 srcver=$(dpkg-query -W -f '${Version}' "linux-source-$version" 2>/dev/null || stat -c %Y "$tarball")
+key=$( { echo "$srcver"; [ -z "$patch" ] || cat "$patch"; cat "$@"; } | sha256sum | cut -c1-16)
+out=$cache/kernels/$version-$key
+if [ -f "$out/.done" ]; then
+	echo "$out"
+	exit 0
+fi
 mkdir -p "$cache"
 # One build at a time: two builds of the same source would unpack into the
 # same directory.
 exec 9>"$cache/.lock"
 flock 9
-key=$( { echo "$srcver"; [ -z "$patch" ] || cat "$patch"; cat "$@"; } | sha256sum | cut -c1-16)
-out=$cache/kernels/$version-$key
-if [ -f "$out/.done" ]; then
+if [ -f "$out/.done" ]; then # built while we waited
 	echo "$out"
 	exit 0
 fi
