@@ -75,6 +75,9 @@ func TestRecordQEMU(t *testing.T) {
 	if guest.Start <= 0 || guest.End > tr.End() {
 		t.Errorf("guest kernel at [%d, %d], recording [0, %d]", guest.Start, guest.End, tr.End())
 	}
+	if c := vmm.Children; len(c) == 0 || !strings.HasPrefix(c[0].Name, "vmm set-up") {
+		t.Errorf("the VMM's track does not start with its set-up phase")
+	}
 	for _, phase := range []string{"start_kernel", "kernel_init_freeable"} {
 		if len(find(tr, phase)) == 0 {
 			t.Errorf("guest phase %s missing", phase)

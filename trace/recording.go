@@ -98,7 +98,8 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	}
 	rb := &recBuilder{t: t, hdr: hdr, threads: map[uint32]*thread{}}
 	rb.build(events, end)
-	rb.guest(serial, opt)
+	guestStart := rb.guest(serial, opt)
+	rb.setup(guestStart)
 	rb.notes(end, events)
 	return t, nil
 }
@@ -280,27 +281,6 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 		}
 		return a.tid < b.tid
 	})
-	// The VMM's set-up: from its exec to the first KVM_RUN of any vCPU.
-	firstRun := int64(-1)
-	for _, th := range rb.threads {
-		for _, c := range th.track.Children {
-			if c.Name == "KVM_RUN" && (firstRun < 0 || c.Start < firstRun) {
-				firstRun = c.Start
-			}
-		}
-	}
-	if main := rb.threads[uint32(rb.hdr.PID)]; main != nil && firstRun > rb.origin {
-		setup := &Span{Name: "vmm set-up (exec to first KVM_RUN)", Kind: KindPhase, Start: max(rb.origin, main.track.Start), End: firstRun}
-		var rest []*Span
-		for _, c := range main.track.Children {
-			if c.End <= firstRun {
-				setup.Children = append(setup.Children, c)
-			} else {
-				rest = append(rest, c)
-			}
-		}
-		main.track.Children = append([]*Span{setup}, rest...)
-	}
 	for _, tid := range rb.order {
 		th := rb.threads[tid]
 		switch {
@@ -348,10 +328,11 @@ func shift(s *Span, d int64) {
 }
 
 // guest places the guest's BOOT_TRACE records, read from the recorded
-// console, on the host timeline.
-func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) {
+// console, on the host timeline, and returns when the guest's first
+// record was taken (-1 without a guest trace).
+func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
 	if len(serial) == 0 {
-		return
+		return -1
 	}
 	var text strings.Builder
 	ends := make([]int, len(serial)) // end offset of each chunk
@@ -366,12 +347,12 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) {
 	lr.each(&skipped, func(b []byte) { c.add(b, lr.line, &skipped) })
 	if c.hdr == nil || len(c.recs) == 0 {
 		rb.t.Notes = append(rb.t.Notes, "no BOOT_TRACE flush on the console: the guest is shown only through the VMM")
-		return
+		return -1
 	}
 	g := &Trace{}
 	if _, err := c.finish(g, opt); err != nil {
 		rb.t.Notes = append(rb.t.Notes, "the guest's BOOT_TRACE flush on the console is unusable: "+err.Error())
-		return
+		return -1
 	}
 	tsc0 := c.recs[minSeq(c.recs)].tsc
 	tscLast := c.recs[maxSeq(c.recs)].tsc
@@ -433,6 +414,44 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) {
 			rb.t.Skipped.Add(r.Reason+" (in the recorded console)", 0)
 		}
 	}
+	return guestOrigin - rb.origin
+}
+
+// setup adds the VMM's set-up phase to its main thread: from its exec to
+// the first KVM_RUN of any vCPU or, without KVM (an emulator), to the
+// guest's first record.
+func (rb *recBuilder) setup(guestStart int64) {
+	main := rb.threads[uint32(rb.hdr.PID)]
+	if main == nil {
+		return
+	}
+	end, what := int64(-1), ""
+	for _, tr := range rb.t.Tracks {
+		if tr.Source != "vmm" {
+			continue
+		}
+		for _, c := range tr.Children {
+			if c.Name == "KVM_RUN" && (end < 0 || c.Start < end) {
+				end, what = c.Start, "first KVM_RUN"
+			}
+		}
+	}
+	if end < 0 && guestStart > 0 {
+		end, what = guestStart, "the guest's first C code"
+	}
+	if end <= main.track.Start {
+		return
+	}
+	setup := &Span{Name: "vmm set-up (exec to " + what + ")", Kind: KindPhase, Start: main.track.Start, End: end}
+	var rest []*Span
+	for _, c := range main.track.Children {
+		if c.End <= end {
+			setup.Children = append(setup.Children, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	main.track.Children = append([]*Span{setup}, rest...)
 }
 
 // monoOfTSC converts a host TSC to CLOCK_MONOTONIC with the clock pairs
