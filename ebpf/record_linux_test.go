@@ -147,10 +147,11 @@ func TestRecordMiniVMM(t *testing.T) {
 		t.Fatalf("format %q", tr.Format)
 	}
 	ioctls := map[string][]*trace.Span{}
-	var exits int
+	var exits, guestFaults int64
 	for _, track := range tr.Tracks {
 		track.Walk(func(path []*trace.Span) bool {
 			s := path[len(path)-1]
+			guestFaults += s.Counts["page faults on guest memory"]
 			switch s.Kind {
 			case trace.KindIoctl:
 				ioctls[s.Name] = append(ioctls[s.Name], s)
@@ -175,6 +176,10 @@ func TestRecordMiniVMM(t *testing.T) {
 	// 8 records of 18 bytes, each byte an OUT: 144 exits, all but the
 	// last followed by another KVM_RUN.
 	const outs = 8 * 18
+	// The VMM writes the guest's page tables and code into guest memory.
+	if guestFaults == 0 {
+		t.Error("no page fault on guest memory charged to a span")
+	}
 	if len(ioctls["KVM_RUN"]) != outs+1 || exits != outs {
 		t.Errorf("%d KVM_RUNs and %d serial exits, want %d and %d", len(ioctls["KVM_RUN"]), exits, outs+1, outs)
 	}

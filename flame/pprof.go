@@ -2,6 +2,8 @@ package flame
 
 import (
 	"io"
+	"sort"
+	"strings"
 
 	"github.com/google/pprof/profile"
 
@@ -47,6 +49,33 @@ func Profile(t *trace.Trace) *profile.Profile {
 		return l
 	}
 	hostLabels := map[string][]string{"source": {"host"}}
+	// Counted host events (page faults) become extra sample types, so
+	// "go tool pprof -sample_index=..." shows where they happened.
+	var counts []string
+	seen := map[string]bool{}
+	for _, tr := range t.Tracks {
+		tr.Walk(func(path []*trace.Span) bool {
+			for k := range path[len(path)-1].Counts {
+				if !seen[k] {
+					seen[k] = true
+					counts = append(counts, k)
+				}
+			}
+			return true
+		})
+	}
+	sort.Strings(counts)
+	for _, k := range counts {
+		p.SampleType = append(p.SampleType, &profile.ValueType{Type: strings.ReplaceAll(k, " ", "_"), Unit: "count"})
+	}
+	values := func(s *trace.Span, self int64) []int64 {
+		v := make([]int64, 1+len(counts))
+		v[0] = self
+		for i, k := range counts {
+			v[1+i] = s.Counts[k]
+		}
+		return v
+	}
 	for _, tr := range t.Tracks {
 		labels := map[string][]string{"source": {tr.Source}}
 		var num map[string][]int64
@@ -57,7 +86,7 @@ func Profile(t *trace.Trace) *profile.Profile {
 		tr.Walk(func(path []*trace.Span) bool {
 			s := path[len(path)-1]
 			self := s.Self()
-			if self <= 0 {
+			if self <= 0 && len(s.Counts) == 0 {
 				return true
 			}
 			if skipRoot {
@@ -74,7 +103,7 @@ func Profile(t *trace.Trace) *profile.Profile {
 			if s.Kind == trace.KindHost {
 				l = hostLabels // host work inside a VMM or guest span
 			}
-			p.Sample = append(p.Sample, &profile.Sample{Location: locs, Value: []int64{self}, Label: l, NumLabel: num})
+			p.Sample = append(p.Sample, &profile.Sample{Location: locs, Value: values(s, max(self, 0)), Label: l, NumLabel: num})
 			return true
 		})
 	}

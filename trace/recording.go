@@ -146,10 +146,19 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 	rb.faults, rb.pio = map[string]int{}, map[int64]int{}
 	// Faults are classified once all memory slots are known: a VMM touches
 	// guest memory before it tells KVM where it is.
-	var faults []uint64
+	type fault struct {
+		addr uint64
+		span *Span
+	}
+	var faults []fault
 	defer func() {
-		for _, a := range faults {
-			rb.faults[rb.classify(a)]++
+		for _, f := range faults {
+			what := rb.classify(f.addr)
+			rb.faults[what]++
+			if f.span.Counts == nil {
+				f.span.Counts = map[string]int64{}
+			}
+			f.span.Counts["page faults on "+what]++
 		}
 	}()
 	rb.origin = -1
@@ -232,7 +241,9 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 			off := f["next_tsc_offset"]
 			rb.tscOff = &off
 		case "exceptions:page_fault_user", "exceptions:page_fault_kernel":
-			faults = append(faults, uint64(f["address"]))
+			// A fault has no duration here: it is counted on what ran.
+			th := rb.thread(e.TID, e.Time)
+			faults = append(faults, fault{uint64(f["address"]), th.top()})
 		case "sched:sched_switch":
 			if prev := uint32(f["prev_pid"]); rb.followed(e, prev) {
 				th := rb.thread(prev, e.Time)
