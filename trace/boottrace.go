@@ -83,13 +83,12 @@ type bootCollector struct {
 	recs        map[int]bootRecord
 	seen        bool // any BOOT_TRACE line at all
 	ended       bool
-	endRecords  int
 	flushCycles uint64
 	second      bool // a second flush began: everything after is skipped
 }
 
 func newBootCollector() *bootCollector {
-	return &bootCollector{recs: map[int]bootRecord{}, endRecords: -1}
+	return &bootCollector{recs: map[int]bootRecord{}}
 }
 
 // add takes line b if it is a BOOT_TRACE line and reports whether it was.
@@ -137,7 +136,6 @@ func (c *bootCollector) add(b []byte, line int, skipped *Skips) bool {
 			return true
 		}
 		c.ended = true
-		c.endRecords, _ = strconv.Atoi(f[1])
 		c.flushCycles, _ = strconv.ParseUint(f[2], 10, 64)
 	default:
 		rec, ok := parseRecord(f)
