@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -234,5 +235,42 @@ func TestRecordMiniVMM(t *testing.T) {
 	}
 	if inGuest < 7*18-1 || inGuest > outs {
 		t.Errorf("%d serial exits under guest_loop, want about %d", inGuest, 7*18)
+	}
+}
+
+// TestRecordStops checks the ways a recording ends early: a console line
+// matching --until, and --timeout; both stop the VMM and keep the trace.
+func TestRecordStops(t *testing.T) {
+	vmm := buildMiniVMM(t)
+	for _, tc := range []struct {
+		name   string
+		opt    RecordOptions
+		reason string
+	}{
+		{"until", RecordOptions{Command: []string{vmm, "-delay", "300ms"}, Until: regexp.MustCompile(`^T[0-9a-f]{16}$`)}, "a console line matched"},
+		{"timeout", RecordOptions{Command: []string{vmm, "-delay", "30s"}, Timeout: 500 * time.Millisecond}, "timeout after 500ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var file bytes.Buffer
+			tc.opt.Trace = &file
+			start := time.Now()
+			res, err := Record(context.Background(), tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(res.Reason, tc.reason) {
+				t.Errorf("stopped because %q, want %q", res.Reason, tc.reason)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("took %s: the VMM was not stopped", d)
+			}
+			tr, err := trace.Read(&file, trace.ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "recording stopped: "+tc.reason) {
+				t.Errorf("notes lack the reason:\n%s", notes)
+			}
+		})
 	}
 }
