@@ -274,3 +274,37 @@ func TestRecordStops(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordTwoVCPUs runs the minivmm guest on two vCPUs, each on its own
+// thread: each vCPU's exits must land under the guest span of its own CPU.
+func TestRecordTwoVCPUs(t *testing.T) {
+	vmm := buildMiniVMM(t)
+	var file bytes.Buffer
+	if _, err := Record(context.Background(), RecordOptions{Command: []string{vmm, "-vcpus", "2"}, Trace: &file}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := trace.Read(&file, trace.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perCPU := map[string]int{}
+	for _, track := range tr.Tracks {
+		if track.Source != "guest" {
+			continue
+		}
+		track.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; s.Kind == trace.KindHost && len(path) >= 2 && path[len(path)-2].Name == "guest_loop" {
+				perCPU[track.Name]++
+			}
+			return true
+		})
+	}
+	if len(perCPU) != 2 {
+		t.Fatalf("exits under guest spans of %d tracks (%v), want the 2 CPUs' tracks", len(perCPU), perCPU)
+	}
+	for name, n := range perCPU {
+		if n < 7*18-1 || n > 8*18 {
+			t.Errorf("%s: %d exits under its guest_loop, want about %d", name, n, 7*18)
+		}
+	}
+}

@@ -305,7 +305,7 @@ const maxBootSpan = int64(3600e9)
 // boot's critical path — pid 0 on the boot CPU (start_kernel), then pid 1
 // (kernel_init) — is the "kernel" track; other tasks get their own.
 func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symbolize.Table) {
-	tsc0 := recs[0].tsc
+	tsc0, _ := tscRange(recs, hdr.TSCkHz)
 	bootCPU := recs[0].cpu
 	type key struct{ pid, cpu int }
 	type open struct {
@@ -315,6 +315,7 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 	tracks := map[key]*Span{}
 	var order []key
 	stacks := map[key][]open{}
+	onCPU := map[key][]CPUAt{}
 	trackOf := func(r bootRecord) key {
 		k := key{r.pid, -1}
 		if r.pid == 0 {
@@ -355,6 +356,9 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 			order = append(order, k)
 		}
 		tr.End = max(tr.End, at)
+		if n := len(onCPU[k]); n == 0 || onCPU[k][n-1].CPU != r.cpu {
+			onCPU[k] = append(onCPU[k], CPUAt{Time: at, CPU: r.cpu})
+		}
 		st := stacks[k]
 		parent := tr
 		if len(st) > 0 {
@@ -439,7 +443,7 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 		tr := tracks[k]
 		fixEnds(tr)
 		tr.sortChildren()
-		t.Tracks = append(t.Tracks, Track{Span: tr, Source: "guest", CPU: -1})
+		t.Tracks = append(t.Tracks, Track{Span: tr, Source: "guest", CPU: -1, OnCPU: onCPU[k]})
 	}
 }
 
@@ -464,4 +468,22 @@ func markText(r bootRecord, frame func(uint64) symbolize.Frame) string {
 		return r.name + " from " + frame(r.addr).Func
 	}
 	return r.name
+}
+
+// tscRange is the earliest and latest TSC of the records. Records of
+// several CPUs interleave, so the first record in sequence need not be the
+// earliest; values more than maxBootSpan from the first record's are taken
+// for corruption and left out.
+func tscRange(recs []bootRecord, khz uint64) (first, last uint64) {
+	base := recs[0].tsc
+	first, last = base, base
+	for _, r := range recs {
+		switch {
+		case r.tsc < first && cyclesToNs(base-r.tsc, khz) <= maxBootSpan:
+			first = r.tsc
+		case r.tsc > last && cyclesToNs(r.tsc-base, khz) <= maxBootSpan:
+			last = r.tsc
+		}
+	}
+	return first, last
 }

@@ -30,6 +30,7 @@ type thread struct {
 	track    *Span
 	stack    []*Span
 	vcpu     bool
+	vcpuID   int // from KVM_CREATE_VCPU, -1 when unknown
 	comm     string
 	offSince int64
 	offState int64
@@ -96,7 +97,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	if end != nil {
 		hdr.Clock = append(hdr.Clock, end.Clock...)
 	}
-	rb := &recBuilder{t: t, hdr: hdr, threads: map[uint32]*thread{}}
+	rb := &recBuilder{t: t, hdr: hdr, threads: map[uint32]*thread{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{}}
 	rb.build(events, end)
 	guestStart := rb.guest(serial, opt)
 	rb.setup(guestStart)
@@ -105,22 +106,26 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 }
 
 type recBuilder struct {
-	t       *Trace
-	hdr     *RecordingHeader
-	threads map[uint32]*thread
-	order   []uint32
-	slots   []memslot
-	origin  int64
-	last    int64
-	faults  map[string]int
-	pio     map[int64]int
-	tscOff  *int64
+	t *Trace
+	// vcpuFDs maps a vCPU's file descriptor to its id (KVM_CREATE_VCPU's
+	// argument), and creating holds the id a thread is creating.
+	vcpuFDs  map[int64]int
+	creating map[uint32]int
+	hdr      *RecordingHeader
+	threads  map[uint32]*thread
+	order    []uint32
+	slots    []memslot
+	origin   int64
+	last     int64
+	faults   map[string]int
+	pio      map[int64]int
+	tscOff   *int64
 }
 
 func (rb *recBuilder) thread(tid uint32, at int64) *thread {
 	th := rb.threads[tid]
 	if th == nil {
-		th = &thread{tid: tid, offSince: -1, track: &Span{Kind: KindTrack, Start: at, End: at}}
+		th = &thread{tid: tid, offSince: -1, vcpuID: -1, track: &Span{Kind: KindTrack, Start: at, End: at}}
 		rb.threads[tid] = th
 		rb.order = append(rb.order, tid)
 	}
@@ -182,8 +187,14 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 		case "syscalls:sys_enter_ioctl":
 			th := rb.thread(e.TID, e.Time)
 			name := ioctlName(f["cmd"])
+			if name == "KVM_CREATE_VCPU" {
+				rb.creating[e.TID] = int(f["arg"])
+			}
 			if name == "KVM_RUN" {
 				th.vcpu = true
+				if id, ok := rb.vcpuFDs[f["fd"]]; ok {
+					th.vcpuID = id
+				}
 				if th.runEnd > 0 && th.exit != "" {
 					// The VMM handled the exit between two KVM_RUNs.
 					s := &Span{Name: "[host] userspace exit " + th.exit, Kind: KindHost, Start: th.runEnd, End: e.Time}
@@ -213,6 +224,12 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 			}
 			if th.stack[j].Name == "KVM_RUN" {
 				th.runEnd = e.Time
+			}
+			if id, ok := rb.creating[e.TID]; ok && th.stack[j].Name == "KVM_CREATE_VCPU" {
+				if f["ret"] >= 0 {
+					rb.vcpuFDs[f["ret"]] = id
+				}
+				delete(rb.creating, e.TID)
 			}
 			th.stack = th.stack[:j]
 		case "kvm:kvm_pio":
@@ -365,8 +382,13 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
 		rb.t.Notes = append(rb.t.Notes, "the guest's BOOT_TRACE flush on the console is unusable: "+err.Error())
 		return -1
 	}
-	tsc0 := c.recs[minSeq(c.recs)].tsc
-	tscLast := c.recs[maxSeq(c.recs)].tsc
+	ordered := make([]bootRecord, 0, len(c.recs))
+	for i := minSeq(c.recs); i <= maxSeq(c.recs); i++ {
+		if r, ok := c.recs[i]; ok {
+			ordered = append(ordered, r)
+		}
+	}
+	tsc0, tscLast := tscRange(ordered, c.hdr.TSCkHz)
 	khz := c.hdr.TSCkHz
 	// The flush's arrival bounds the guest clock from above: the header's
 	// TSC (or, from kernels that do not print it, the last record's) was
@@ -530,10 +552,11 @@ func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
 	sort.Strings(t.Notes[len(t.Notes)-len(rb.faults)-len(rb.pio):])
 }
 
-// hostInGuest copies the host's work on the vCPU — exits handled by the
-// VMM and VM exits handled by KVM — under the guest span it interrupted.
-// Which vCPU runs which guest CPU is known only with one vCPU; with more,
-// the host work stays on the VMM's threads.
+// hostInGuest copies the host's work on each vCPU — exits handled by the
+// VMM and VM exits handled by KVM — under the guest span it interrupted:
+// the span of the guest task that was on that vCPU's CPU then (vCPU id n
+// runs guest CPU n, as QEMU, Firecracker and cloud-hypervisor number
+// them). With one vCPU and no id, the guest's first track is used.
 func (rb *recBuilder) hostInGuest(guest []Track) {
 	var vcpus []*thread
 	for _, th := range rb.threads {
@@ -541,40 +564,60 @@ func (rb *recBuilder) hostInGuest(guest []Track) {
 			vcpus = append(vcpus, th)
 		}
 	}
-	if len(vcpus) != 1 || len(guest) == 0 {
-		if len(vcpus) > 1 {
-			rb.t.Notes = append(rb.t.Notes, "host exits stay on the VMM's vCPU threads: with several vCPUs, which one ran which guest span is not known")
-		}
+	if len(vcpus) == 0 || len(guest) == 0 {
 		return
 	}
-	root := guest[0].Span
-	n := 0
-	vcpus[0].track.Walk(func(path []*Span) bool {
-		s := path[len(path)-1]
-		if s.Kind != KindHost || s.Start < root.Start || s.End > root.End {
-			return true
+	if len(vcpus) > 1 {
+		for _, th := range vcpus {
+			if th.vcpuID < 0 {
+				rb.t.Notes = append(rb.t.Notes, "host exits stay on the VMM's vCPU threads: the recording does not say which vCPU each thread ran")
+				return
+			}
 		}
-		// The deepest guest span holding the host work.
-		at := root
-		for {
-			var next *Span
-			for _, c := range at.Children {
-				if c.Kind != KindHost && c.Start <= s.Start && s.End <= c.End {
-					next = c
-					break
+	}
+	placed := 0
+	for _, th := range vcpus {
+		th.track.Walk(func(path []*Span) bool {
+			s := path[len(path)-1]
+			if s.Kind != KindHost {
+				return true
+			}
+			var root *Span
+			for _, g := range guest {
+				if (len(vcpus) == 1 && th.vcpuID < 0) || g.CPUAt(s.Start) == th.vcpuID {
+					if g.Start <= s.Start && s.End <= g.End {
+						root = g.Span
+						break
+					}
 				}
 			}
-			if next == nil {
-				break
+			if root == nil {
+				return false
 			}
-			at = next
+			// The deepest guest span holding the host work.
+			at := root
+			for {
+				var next *Span
+				for _, c := range at.Children {
+					if c.Kind != KindHost && c.Start <= s.Start && s.End <= c.End {
+						next = c
+						break
+					}
+				}
+				if next == nil {
+					break
+				}
+				at = next
+			}
+			at.Children = append(at.Children, &Span{Name: s.Name, Kind: KindHost, Start: s.Start, End: s.End})
+			placed++
+			return false
+		})
+	}
+	if placed > 0 {
+		for _, g := range guest {
+			g.sortChildren()
 		}
-		at.Children = append(at.Children, &Span{Name: s.Name, Kind: KindHost, Start: s.Start, End: s.End})
-		n++
-		return false
-	})
-	if n > 0 {
-		root.sortChildren()
-		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("%d host exits placed under the guest spans they interrupted (and kept on the vCPU thread)", n))
+		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("%d host exits placed under the guest spans they interrupted (and kept on the vCPU threads)", placed))
 	}
 }

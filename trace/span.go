@@ -99,6 +99,25 @@ type Track struct {
 	Source string
 	// CPU is the CPU the track ran on, or -1 when unknown or mixed.
 	CPU int
+	// OnCPU says, for a guest task's track, which CPU each record was
+	// taken on, in time order: where the task ran when.
+	OnCPU []CPUAt
+}
+
+// CPUAt is a moment a task was seen on a CPU.
+type CPUAt struct {
+	Time int64
+	CPU  int
+}
+
+// CPUAt returns the CPU the track's task was last seen on at time t, or
+// -1 before it was first seen.
+func (tr Track) CPUAt(t int64) int {
+	i := sort.Search(len(tr.OnCPU), func(i int) bool { return tr.OnCPU[i].Time > t })
+	if i == 0 {
+		return -1
+	}
+	return tr.OnCPU[i-1].CPU
 }
 
 // Mark is a moment the input recorded, such as a printed log line; the

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -79,8 +80,11 @@ func ioctl(fd uintptr, req uintptr, arg uintptr) (uintptr, error) {
 	return r, nil
 }
 
+var nvcpus *int
+
 func main() {
 	delay := flag.Duration("delay", 0, "wait this long before opening /dev/kvm (to attach a recorder with --pid)")
+	nvcpus = flag.Int("vcpus", 1, "number of vCPUs, each running the guest on its own thread")
 	flag.Parse()
 	time.Sleep(*delay)
 	if err := run(); err != nil {
@@ -90,8 +94,6 @@ func main() {
 }
 
 func run() error {
-	// A vCPU thread: KVM_RUN from one OS thread, as real VMMs do.
-	runtime.LockOSThread()
 	kvm, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -120,89 +122,138 @@ func run() error {
 	binary.LittleEndian.PutUint64(mem[0x3000:], 0x83)
 	copy(mem[codeAddr:], guestCode)
 
-	vcpufd, err := ioctl(vmfd, kvmCreateVCPU, 0)
-	if err != nil {
-		return fmt.Errorf("KVM_CREATE_VCPU: %w", err)
-	}
 	size, err := ioctl(kvm.Fd(), kvmGetVCPUMmapSize, 0)
 	if err != nil {
 		return fmt.Errorf("KVM_GET_VCPU_MMAP_SIZE: %w", err)
 	}
-	runMem, err := unix.Mmap(int(vcpufd), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return err
+	type vcpu struct {
+		fd     uintptr
+		run    []byte
+		serial bytes.Buffer
 	}
-	var sr sregs
-	if _, err := ioctl(vcpufd, kvmGetSregs, uintptr(unsafe.Pointer(&sr))); err != nil {
-		return fmt.Errorf("KVM_GET_SREGS: %w", err)
-	}
-	code := segment{Limit: 0xffffffff, Selector: 8, Type: 11, Present: 1, S: 1, L: 1, G: 1}
-	data := segment{Limit: 0xffffffff, Selector: 16, Type: 3, Present: 1, S: 1, DB: 1, G: 1}
-	sr.CS, sr.DS, sr.ES, sr.FS, sr.GS, sr.SS = code, data, data, data, data, data
-	sr.CR3 = pml4
-	sr.CR4 = 1 << 5              // PAE
-	sr.CR0 = 1<<0 | 1<<4 | 1<<31 // PE, ET, PG
-	sr.EFER = 1<<8 | 1<<10       // LME, LMA
-	if _, err := ioctl(vcpufd, kvmSetSregs, uintptr(unsafe.Pointer(&sr))); err != nil {
-		return fmt.Errorf("KVM_SET_SREGS: %w", err)
-	}
-	rg := regs{RIP: codeAddr, RSP: 0x7000, RFLAGS: 2}
-	if _, err := ioctl(vcpufd, kvmSetRegs, uintptr(unsafe.Pointer(&rg))); err != nil {
-		return fmt.Errorf("KVM_SET_REGS: %w", err)
-	}
-	khz, err := ioctl(vcpufd, kvmGetTSCKHz, 0)
-	if err != nil {
-		return fmt.Errorf("KVM_GET_TSC_KHZ: %w", err)
+	vcpus := make([]*vcpu, *nvcpus)
+	var khz uintptr
+	for i := range vcpus {
+		fd, err := ioctl(vmfd, kvmCreateVCPU, uintptr(i))
+		if err != nil {
+			return fmt.Errorf("KVM_CREATE_VCPU: %w", err)
+		}
+		runMem, err := unix.Mmap(int(fd), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			return err
+		}
+		var sr sregs
+		if _, err := ioctl(fd, kvmGetSregs, uintptr(unsafe.Pointer(&sr))); err != nil {
+			return fmt.Errorf("KVM_GET_SREGS: %w", err)
+		}
+		code := segment{Limit: 0xffffffff, Selector: 8, Type: 11, Present: 1, S: 1, L: 1, G: 1}
+		data := segment{Limit: 0xffffffff, Selector: 16, Type: 3, Present: 1, S: 1, DB: 1, G: 1}
+		sr.CS, sr.DS, sr.ES, sr.FS, sr.GS, sr.SS = code, data, data, data, data, data
+		sr.CR3 = pml4
+		sr.CR4 = 1 << 5              // PAE
+		sr.CR0 = 1<<0 | 1<<4 | 1<<31 // PE, ET, PG
+		sr.EFER = 1<<8 | 1<<10       // LME, LMA
+		if _, err := ioctl(fd, kvmSetSregs, uintptr(unsafe.Pointer(&sr))); err != nil {
+			return fmt.Errorf("KVM_SET_SREGS: %w", err)
+		}
+		rg := regs{RIP: codeAddr, RSP: 0x7000, RFLAGS: 2}
+		if _, err := ioctl(fd, kvmSetRegs, uintptr(unsafe.Pointer(&rg))); err != nil {
+			return fmt.Errorf("KVM_SET_REGS: %w", err)
+		}
+		if khz, err = ioctl(fd, kvmGetTSCKHz, 0); err != nil {
+			return fmt.Errorf("KVM_GET_TSC_KHZ: %w", err)
+		}
+		vcpus[i] = &vcpu{fd: fd, run: runMem}
 	}
 
-	var serial bytes.Buffer
-	for {
-		if _, err := ioctl(vcpufd, kvmRun, 0); err != nil {
-			if err == unix.EINTR {
-				continue
-			}
-			return fmt.Errorf("KVM_RUN: %w", err)
-		}
-		switch reason := binary.LittleEndian.Uint32(runMem[8:]); reason {
-		case exitIO:
-			dir, sz := runMem[32], runMem[33]
-			port := binary.LittleEndian.Uint16(runMem[34:])
-			off := binary.LittleEndian.Uint64(runMem[40:])
-			if dir == 1 && port == 0x3f8 && sz == 1 {
-				b := runMem[off]
-				serial.WriteByte(b)
-				os.Stdout.Write([]byte{b})
-			}
-		case exitHLT:
-			return flush(serial.String(), uint64(khz))
-		default:
-			return fmt.Errorf("unexpected exit reason %d", reason)
+	// One OS thread per vCPU, each in its own KVM_RUN loop, as real VMMs do.
+	var mu sync.Mutex
+	errs := make(chan error, len(vcpus))
+	for _, v := range vcpus {
+		go func() {
+			runtime.LockOSThread()
+			errs <- func() error {
+				var line []byte
+				for {
+					if _, err := ioctl(v.fd, kvmRun, 0); err != nil {
+						if err == unix.EINTR {
+							continue
+						}
+						return fmt.Errorf("KVM_RUN: %w", err)
+					}
+					switch reason := binary.LittleEndian.Uint32(v.run[8:]); reason {
+					case exitIO:
+						dir, sz := v.run[32], v.run[33]
+						port := binary.LittleEndian.Uint16(v.run[34:])
+						off := binary.LittleEndian.Uint64(v.run[40:])
+						if dir == 1 && port == 0x3f8 && sz == 1 {
+							b := v.run[off]
+							v.serial.WriteByte(b)
+							if line = append(line, b); b == '\n' {
+								mu.Lock()
+								os.Stdout.Write(line)
+								mu.Unlock()
+								line = line[:0]
+							}
+						}
+					case exitHLT:
+						return nil
+					default:
+						return fmt.Errorf("unexpected exit reason %d", reason)
+					}
+				}
+			}()
+		}()
+	}
+	for range vcpus {
+		if err := <-errs; err != nil {
+			return err
 		}
 	}
+	var serials []string
+	for _, v := range vcpus {
+		serials = append(serials, v.serial.String())
+	}
+	return flush(serials, uint64(khz))
 }
 
-// flush prints the guest's records as a BOOT_TRACE flush: an instant per
-// record, inside a "guest_loop" span from the first record to the last.
-func flush(serial string, khz uint64) error {
-	var tscs []uint64
-	for _, l := range strings.Split(serial, "\n") {
-		if v, err := strconv.ParseUint(strings.TrimPrefix(l, "T"), 16, 64); err == nil && strings.HasPrefix(l, "T") {
-			tscs = append(tscs, v)
-		}
+// flush prints the guests' records as a BOOT_TRACE flush: for each vCPU,
+// an instant per record inside a "guest_loop" span from its first record
+// to its last, on that CPU.
+func flush(serials []string, khz uint64) error {
+	type rec struct {
+		kind, name string
+		cpu        int
+		tsc        uint64
 	}
-	if len(tscs) == 0 {
-		return fmt.Errorf("no records from the guest")
+	var recs []rec
+	for cpu, serial := range serials {
+		var tscs []uint64
+		for _, l := range strings.Split(serial, "\n") {
+			if v, err := strconv.ParseUint(strings.TrimPrefix(l, "T"), 16, 64); err == nil && strings.HasPrefix(l, "T") {
+				tscs = append(tscs, v)
+			}
+		}
+		if len(tscs) == 0 {
+			return fmt.Errorf("no records from vCPU %d", cpu)
+		}
+		recs = append(recs, rec{"B", "guest_loop", cpu, tscs[0]})
+		for i, t := range tscs {
+			name := fmt.Sprintf("guest_record_%d", i)
+			if len(serials) > 1 {
+				name = fmt.Sprintf("guest_record_%d_%d", cpu, i)
+			}
+			recs = append(recs, rec{"I", name, cpu, t})
+		}
+		recs = append(recs, rec{"E", "guest_loop", cpu, tscs[len(tscs)-1]})
 	}
 	line := func(payload string) {
 		fmt.Printf("BOOT_TRACE %s *%08x\n", payload, crc32.ChecksumIEEE([]byte(payload)))
 	}
-	n := len(tscs) + 2
-	line(fmt.Sprintf("H 1 minivmm %d 1 %d 0", khz, n))
-	line(fmt.Sprintf("0 B 0 0 %x 0 guest_loop", tscs[0]))
-	for i, t := range tscs {
-		line(fmt.Sprintf("%d I 0 0 %x 0 guest_record_%d", i+1, t, i))
+	line(fmt.Sprintf("H 1 minivmm %d %d %d 0", khz, len(serials), len(recs)))
+	for i, r := range recs {
+		line(fmt.Sprintf("%d %s %d 0 %x 0 %s", i, r.kind, r.cpu, r.tsc, r.name))
 	}
-	line(fmt.Sprintf("%d E 0 0 %x 0 guest_loop", n-1, tscs[len(tscs)-1]))
-	line(fmt.Sprintf("Z %d 0", n))
+	line(fmt.Sprintf("Z %d 0", len(recs)))
 	return nil
 }
