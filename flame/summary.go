@@ -19,6 +19,10 @@ type Summary struct {
 	Start    int64         `json:"start_ns"`
 	End      int64         `json:"end_ns"`
 	Duration int64         `json:"duration_ns"`
+	// Tracks and TrackTime: how many tracks run side by side and their
+	// summed durations, the base of the shares when there are several.
+	Tracks    int   `json:"tracks"`
+	TrackTime int64 `json:"track_time_ns"`
 	Phases   []Phase       `json:"phases"`
 	TopSelf  []Entry       `json:"top_self"`
 	TopTotal []Entry       `json:"top_total"`
@@ -67,6 +71,10 @@ type SkipSummary struct {
 func Summarize(t *trace.Trace, n int) *Summary {
 	s := &Summary{Format: t.Format, Timed: t.Timed, Start: t.Start(), End: t.End(), Notes: t.Notes}
 	s.Duration = s.End - s.Start
+	s.Tracks = len(t.Tracks)
+	for _, tr := range t.Tracks {
+		s.TrackTime += tr.Duration()
+	}
 	for _, r := range t.Skipped.Reasons {
 		s.Skipped = append(s.Skipped, SkipSummary{r.Reason, r.Count, r.Lines})
 	}
@@ -172,15 +180,24 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if !s.Timed {
 		val = func(v int64) string { return fmt.Sprint(v) }
 	}
+	// With several tracks (threads, CPUs) side by side, shares are of their
+	// summed time, so they add up to 100% instead of a multiple of it.
+	base := s.Duration
+	if s.Tracks > 1 {
+		base = s.TrackTime
+	}
 	pct := func(v int64) string {
-		if s.Duration <= 0 {
+		if base <= 0 {
 			return "-"
 		}
-		return fmt.Sprintf("%.1f%%", 100*float64(v)/float64(s.Duration))
+		return fmt.Sprintf("%.1f%%", 100*float64(v)/float64(base))
 	}
 	fmt.Fprintf(w, "Boot from %s: %s", s.Format, val(s.Duration))
 	if s.Timed {
 		fmt.Fprintf(w, " (%s to %s)", trace.FormatDuration(s.Start), trace.FormatDuration(s.End))
+	}
+	if s.Tracks > 1 && s.Timed {
+		fmt.Fprintf(w, "; %d tracks side by side, %s of track time (the base of the shares)", s.Tracks, val(s.TrackTime))
 	}
 	fmt.Fprintln(w)
 	var top []string
