@@ -14,21 +14,21 @@ import (
 // Summary is what `boottrace summary` prints, in a form that marshals to
 // JSON. Times are nanoseconds from the trace's origin.
 type Summary struct {
-	Format   string        `json:"format"`
-	Timed    bool          `json:"timed"`
-	Start    int64         `json:"start_ns"`
-	End      int64         `json:"end_ns"`
-	Duration int64         `json:"duration_ns"`
+	Format   string `json:"format"`
+	Timed    bool   `json:"timed"`
+	Start    int64  `json:"start_ns"`
+	End      int64  `json:"end_ns"`
+	Duration int64  `json:"duration_ns"`
 	// Tracks and TrackTime: how many tracks run side by side and their
 	// summed durations, the base of the shares when there are several.
-	Tracks    int   `json:"tracks"`
-	TrackTime int64 `json:"track_time_ns"`
-	Phases   []Phase       `json:"phases"`
-	TopSelf  []Entry       `json:"top_self"`
-	TopTotal []Entry       `json:"top_total"`
-	Gaps     []Gap         `json:"longest_gaps"`
-	Notes    []string      `json:"notes,omitempty"`
-	Skipped  []SkipSummary `json:"skipped,omitempty"`
+	Tracks    int           `json:"tracks"`
+	TrackTime int64         `json:"track_time_ns"`
+	Phases    []Phase       `json:"phases"`
+	TopSelf   []Entry       `json:"top_self"`
+	TopTotal  []Entry       `json:"top_total"`
+	Gaps      []Gap         `json:"longest_gaps"`
+	Notes     []string      `json:"notes,omitempty"`
+	Skipped   []SkipSummary `json:"skipped,omitempty"`
 	// byTrack: phases are listed under their tracks, which run side by
 	// side, so their durations do not add up to the boot.
 	byTrack bool
