@@ -263,15 +263,7 @@ func (c *bootCollector) finish(t *Trace, opt ReadOptions) (*Trace, error) {
 	if len(c.recs) == 0 {
 		return t, fmt.Errorf("%w: a BOOT_TRACE header but no record with a valid checksum", ErrNoData)
 	}
-	seqs := make([]int, 0, len(c.recs))
-	for s := range c.recs {
-		seqs = append(seqs, s)
-	}
-	sort.Ints(seqs)
-	ordered := make([]bootRecord, len(seqs))
-	for i, s := range seqs {
-		ordered[i] = c.recs[s]
-	}
+	ordered := c.ordered()
 	t.Format = FormatBootTrace
 	t.Notes = append(t.Notes, fmt.Sprintf("BOOT_TRACE from Linux %s: %d CPUs, TSC %d kHz, %d records; times from the guest TSC since the first record", hdr.Release, hdr.CPUs, hdr.TSCkHz, hdr.Records))
 	if missing := hdr.Records - len(c.recs); missing > 0 {
@@ -486,4 +478,18 @@ func tscRange(recs []bootRecord, khz uint64) (first, last uint64) {
 		}
 	}
 	return first, last
+}
+
+// ordered returns the collected records in sequence order.
+func (c *bootCollector) ordered() []bootRecord {
+	seqs := make([]int, 0, len(c.recs))
+	for s := range c.recs {
+		seqs = append(seqs, s)
+	}
+	sort.Ints(seqs)
+	out := make([]bootRecord, len(seqs))
+	for i, s := range seqs {
+		out[i] = c.recs[s]
+	}
+	return out
 }

@@ -382,12 +382,7 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
 		rb.t.Notes = append(rb.t.Notes, "the guest's BOOT_TRACE flush on the console is unusable: "+err.Error())
 		return -1
 	}
-	ordered := make([]bootRecord, 0, len(c.recs))
-	for i := minSeq(c.recs); i <= maxSeq(c.recs); i++ {
-		if r, ok := c.recs[i]; ok {
-			ordered = append(ordered, r)
-		}
-	}
+	ordered := c.ordered()
 	tsc0, tscLast := tscRange(ordered, c.hdr.TSCkHz)
 	khz := c.hdr.TSCkHz
 	// The flush's arrival bounds the guest clock from above: the header's
@@ -498,24 +493,6 @@ func (rb *recBuilder) monoOfTSC(tsc uint64) int64 {
 	b := pairs[len(pairs)-1]
 	hz := float64(b.TSC-a.TSC) / float64(b.Mono-a.Mono)
 	return a.Mono + int64(float64(int64(tsc-a.TSC))/hz)
-}
-
-func minSeq(m map[int]bootRecord) int {
-	first := -1
-	for s := range m {
-		if first < 0 || s < first {
-			first = s
-		}
-	}
-	return first
-}
-
-func maxSeq(m map[int]bootRecord) int {
-	last := -1
-	for s := range m {
-		last = max(last, s)
-	}
-	return last
 }
 
 func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
