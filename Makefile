@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/boottrace
 
-.PHONY: all build demo test test-short fuzz bench deps examples generate clean
+.PHONY: all build demo docs test test-short fuzz bench deps examples generate clean
 
 all: build
 
@@ -17,6 +17,19 @@ demo: build
 	$(BIN) pprof -o boot.pb.gz
 	$(BIN) summary
 	@echo "wrote boot.svg (flamegraph), boot-chart.svg (flamechart), boot.pb.gz (go tool pprof -top boot.pb.gz)"
+
+# Redraws the pictures in docs/ from the examples.
+docs: build
+	$(BIN) flame --title "Debian 6.1 under QEMU microvm (TCG), initcall_debug" -o docs/example-flamegraph.svg
+	$(BIN) flame --chart --title "Debian 6.1 under QEMU microvm (TCG), initcall_debug: time order" -o docs/example-flamechart.svg
+	$(BIN) flame --chart --system-map examples/boottrace-6.1/System.map-up.gz \
+		--title "BOOT_TRACE: Linux 6.1 microVM, ip= set (QEMU TCG)" \
+		-o docs/boottrace-flamechart.svg examples/boottrace-6.1/up-ip.log
+	$(BIN) flame --chart --system-map examples/record/System.map.gz \
+		--title "boottrace record: QEMU microvm (TCG) booting Linux 6.1 with BOOT_TRACE" \
+		-o docs/record-flamechart.svg examples/record/qemu-tcg.trace.gz
+	$(BIN) flame --chart --title "boottrace record: minivmm on /dev/kvm, two vCPUs (real KVM ioctls)" \
+		-o docs/minivmm-flamechart.svg examples/record/minivmm-2vcpu.trace.gz
 
 deps:
 	./scripts/install-deps.sh

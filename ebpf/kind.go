@@ -22,6 +22,8 @@ const (
 	KindFork
 	KindExec
 	KindExit
+	KindMinorFaultDone
+	KindMajorFaultDone
 )
 
 // Tracepoint names a kernel tracepoint and the BPF program attached to it.
@@ -52,11 +54,33 @@ var Tracepoints = []Tracepoint{
 	{KindExit, "sched", "sched_process_exit", "sched_process_exit"},
 }
 
-// String is the tracepoint's "group:name".
+// SoftwareEvent names a perf software event and the BPF program attached
+// to it on every CPU.
+type SoftwareEvent struct {
+	Kind    Kind
+	Name    string // as perf list names it
+	Config  uint64 // PERF_COUNT_SW_*
+	Program string
+}
+
+// SoftwareEvents lists the perf events, in Kind order after Tracepoints.
+// Their one field is the fault address.
+var SoftwareEvents = []SoftwareEvent{
+	{KindMinorFaultDone, "minor-faults", 5, "minor_fault_done"}, // PERF_COUNT_SW_PAGE_FAULTS_MIN
+	{KindMajorFaultDone, "major-faults", 6, "major_fault_done"}, // PERF_COUNT_SW_PAGE_FAULTS_MAJ
+}
+
+// String is the tracepoint's "group:name", or "software:name" for a perf
+// software event.
 func (k Kind) String() string {
 	if k >= 1 && int(k) <= len(Tracepoints) {
 		tp := Tracepoints[k-1]
 		return tp.Group + ":" + tp.Name
+	}
+	for _, se := range SoftwareEvents {
+		if se.Kind == k {
+			return "software:" + se.Name
+		}
 	}
 	return "unknown"
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -127,12 +129,83 @@ func Load() (*Probes, error) {
 		p.Close()
 		return nil, fmt.Errorf("no tracepoint attached: %v", p.Missing)
 	}
+	for _, se := range SoftwareEvents {
+		key := se.Kind.String()
+		if err := p.attachSoftware(se, progs[se.Program]); err != nil {
+			p.Missing[key] = err.Error()
+			continue
+		}
+		p.formats[se.Kind] = Format{{Name: "address", Size: 8}}
+		p.Attached = append(p.Attached, key)
+	}
 	p.reader, err = ringbuf.NewReader(p.objs.Events)
 	if err != nil {
 		p.Close()
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
 	return p, nil
+}
+
+// attachSoftware opens a perf software event on every online CPU (all
+// processes: the program filters by tgid, and threads the VMM creates
+// later are covered) and attaches prog to each.
+func (p *Probes) attachSoftware(se SoftwareEvent, prog *ebpf.Program) error {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return fmt.Errorf("list CPUs: %w", err)
+	}
+	cpus, err := parseCPUList(strings.TrimSpace(string(b)))
+	if err != nil {
+		return err
+	}
+	var links []link.Link
+	for _, cpu := range cpus {
+		attr := unix.PerfEventAttr{
+			Type: unix.PERF_TYPE_SOFTWARE, Config: se.Config,
+			Size: uint32(unsafe.Sizeof(unix.PerfEventAttr{})), Sample: 1,
+		}
+		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		if err != nil {
+			closeAll(links)
+			return fmt.Errorf("perf_event_open %s on CPU %d: %w", se.Name, cpu, err)
+		}
+		// The link holds the event; the descriptor is not needed after.
+		l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: prog, Attach: ebpf.AttachPerfEvent})
+		unix.Close(fd)
+		if err != nil {
+			closeAll(links)
+			return fmt.Errorf("attach to %s on CPU %d: %w", se.Name, cpu, err)
+		}
+		links = append(links, l)
+	}
+	p.links = append(p.links, links...)
+	return nil
+}
+
+func closeAll(links []link.Link) {
+	for _, l := range links {
+		l.Close()
+	}
+}
+
+// parseCPUList reads a kernel CPU list such as "0-3,8".
+func parseCPUList(s string) ([]int, error) {
+	var cpus []int
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || b < a {
+			return nil, fmt.Errorf("bad CPU list %q", s)
+		}
+		for c := a; c <= b; c++ {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus, nil
 }
 
 func programsByName(ps *probesPrograms) map[string]*ebpf.Program {
@@ -144,6 +217,7 @@ func programsByName(ps *probesPrograms) map[string]*ebpf.Program {
 		"page_fault_user": ps.PageFaultUser, "page_fault_kernel": ps.PageFaultKernel,
 		"sched_switch": ps.SchedSwitch, "sched_process_fork": ps.SchedProcessFork,
 		"sched_process_exec": ps.SchedProcessExec, "sched_process_exit": ps.SchedProcessExit,
+		"minor_fault_done": ps.MinorFaultDone, "major_fault_done": ps.MajorFaultDone,
 	}
 }
 
@@ -209,13 +283,20 @@ func (p *Probes) Counters() (lost uint64, fired map[string]uint64, err error) {
 	if lost, err = sum(0); err != nil {
 		return 0, nil, fmt.Errorf("read counters: %w", err)
 	}
+	kinds := make([]Kind, 0, len(Tracepoints)+len(SoftwareEvents))
 	for _, tp := range Tracepoints {
-		n, err := sum(1 + uint32(tp.Kind))
+		kinds = append(kinds, tp.Kind)
+	}
+	for _, se := range SoftwareEvents {
+		kinds = append(kinds, se.Kind)
+	}
+	for _, k := range kinds {
+		n, err := sum(1 + uint32(k))
 		if err != nil {
 			return 0, nil, fmt.Errorf("read counters: %w", err)
 		}
 		if n > 0 {
-			fired[tp.Group+":"+tp.Name] = n
+			fired[k.String()] = n
 		}
 	}
 	return lost, fired, nil

@@ -43,6 +43,8 @@ const (
 	probesProgKvmPio            = "kvm_pio"
 	probesProgKvmUserspaceExit  = "kvm_userspace_exit"
 	probesProgKvmWriteTscOffset = "kvm_write_tsc_offset"
+	probesProgMajorFaultDone    = "major_fault_done"
+	probesProgMinorFaultDone    = "minor_fault_done"
 	probesProgPageFaultKernel   = "page_fault_kernel"
 	probesProgPageFaultUser     = "page_fault_user"
 	probesProgSchedProcessExec  = "sched_process_exec"
@@ -109,6 +111,8 @@ type probesProgramSpecs struct {
 	KvmPio            *ebpf.ProgramSpec `ebpf:"kvm_pio"`
 	KvmUserspaceExit  *ebpf.ProgramSpec `ebpf:"kvm_userspace_exit"`
 	KvmWriteTscOffset *ebpf.ProgramSpec `ebpf:"kvm_write_tsc_offset"`
+	MajorFaultDone    *ebpf.ProgramSpec `ebpf:"major_fault_done"`
+	MinorFaultDone    *ebpf.ProgramSpec `ebpf:"minor_fault_done"`
 	PageFaultKernel   *ebpf.ProgramSpec `ebpf:"page_fault_kernel"`
 	PageFaultUser     *ebpf.ProgramSpec `ebpf:"page_fault_user"`
 	SchedProcessExec  *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
@@ -200,6 +204,8 @@ type probesPrograms struct {
 	KvmPio            *ebpf.Program `ebpf:"kvm_pio"`
 	KvmUserspaceExit  *ebpf.Program `ebpf:"kvm_userspace_exit"`
 	KvmWriteTscOffset *ebpf.Program `ebpf:"kvm_write_tsc_offset"`
+	MajorFaultDone    *ebpf.Program `ebpf:"major_fault_done"`
+	MinorFaultDone    *ebpf.Program `ebpf:"minor_fault_done"`
 	PageFaultKernel   *ebpf.Program `ebpf:"page_fault_kernel"`
 	PageFaultUser     *ebpf.Program `ebpf:"page_fault_user"`
 	SchedProcessExec  *ebpf.Program `ebpf:"sched_process_exec"`
@@ -220,6 +226,8 @@ func (p *probesPrograms) Close() error {
 		p.KvmPio,
 		p.KvmUserspaceExit,
 		p.KvmWriteTscOffset,
+		p.MajorFaultDone,
+		p.MinorFaultDone,
 		p.PageFaultKernel,
 		p.PageFaultUser,
 		p.SchedProcessExec,

@@ -15,6 +15,7 @@ const (
 	skipBadEvent   = "trace file lines that are not events (cut or corrupted)"
 	skipUnmatched  = "ioctl exits without their entry (the recording began mid-call)"
 	skipSecondHead = "trace file headers after the first"
+	skipFaultEnd   = "page fault ends without their start (the recording began mid-fault)"
 )
 
 // memslot is a guest memory range from KVM_SET_USER_MEMORY_REGION.
@@ -38,6 +39,15 @@ type thread struct {
 	exit     string // why it returned
 	port     int64
 	lastPort bool
+	fault    *openFault // a page fault entered and not yet accounted
+}
+
+// openFault is a page fault between exceptions:page_fault_* and the
+// software event that accounts it.
+type openFault struct {
+	start  int64
+	addr   int64
+	parent *Span // what the fault interrupted
 }
 
 // ReadRecording reads a trace file written by "boottrace record": the
@@ -150,22 +160,38 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
 	rb.faults, rb.pio = map[string]int{}, map[int64]int{}
 	// Faults are classified once all memory slots are known: a VMM touches
-	// guest memory before it tells KVM where it is.
+	// guest memory before it tells KVM where it is. A timed fault becomes
+	// a span of its own; one whose end never came (it failed, or its
+	// software event is missing) is counted on the span it interrupted.
 	type fault struct {
-		addr uint64
-		span *Span
+		addr  uint64
+		span  *Span
+		timed bool
+		major bool
 	}
 	var faults []fault
 	defer func() {
 		for _, f := range faults {
 			what := rb.classify(f.addr)
 			rb.faults[what]++
+			if f.timed {
+				f.span.Name = "[host] page fault " + what
+				if f.major {
+					f.span.Name += " (major)"
+				}
+			}
 			if f.span.Counts == nil {
 				f.span.Counts = map[string]int64{}
 			}
 			f.span.Counts["page faults on "+what]++
 		}
 	}()
+	untimed := func(th *thread) {
+		if th.fault != nil {
+			faults = append(faults, fault{addr: uint64(th.fault.addr), span: th.fault.parent})
+			th.fault = nil
+		}
+	}
 	rb.origin = -1
 	for _, e := range events {
 		if e.Kind == "sched:sched_process_exec" && int(e.TGID) == rb.hdr.PID {
@@ -197,8 +223,7 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 				}
 				if th.runEnd > 0 && th.exit != "" {
 					// The VMM handled the exit between two KVM_RUNs.
-					s := &Span{Name: "[host] userspace exit " + th.exit, Kind: KindHost, Start: th.runEnd, End: e.Time}
-					th.top().Children = append(th.top().Children, s)
+					wrap(th.top(), &Span{Name: "[host] userspace exit " + th.exit, Kind: KindHost, Start: th.runEnd, End: e.Time})
 				}
 				th.exit, th.runEnd = "", 0
 			}
@@ -258,9 +283,20 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 			off := f["next_tsc_offset"]
 			rb.tscOff = &off
 		case "exceptions:page_fault_user", "exceptions:page_fault_kernel":
-			// A fault has no duration here: it is counted on what ran.
 			th := rb.thread(e.TID, e.Time)
-			faults = append(faults, fault{uint64(f["address"]), th.top()})
+			untimed(th)
+			th.fault = &openFault{start: e.Time, addr: f["address"], parent: th.top()}
+		case "software:minor-faults", "software:major-faults":
+			th := rb.thread(e.TID, e.Time)
+			if th.fault == nil || th.fault.addr != f["address"] {
+				untimed(th)
+				rb.t.Skipped.Add(skipFaultEnd, 0)
+				continue
+			}
+			s := &Span{Kind: KindHost, Start: th.fault.start, End: e.Time}
+			wrap(th.fault.parent, s)
+			faults = append(faults, fault{addr: uint64(f["address"]), span: s, timed: true, major: e.Kind == "software:major-faults"})
+			th.fault = nil
 		case "sched:sched_switch":
 			if prev := uint32(f["prev_pid"]); rb.followed(e, prev) {
 				th := rb.thread(prev, e.Time)
@@ -290,6 +326,7 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 	unfinished := 0
 	for _, tid := range rb.order {
 		th := rb.threads[tid]
+		untimed(th)
 		for _, s := range th.stack {
 			s.End, s.Unfinished = rb.last, true
 			unfinished++
@@ -345,6 +382,18 @@ func (rb *recBuilder) classify(addr uint64) string {
 		return "VMM memory or guest memory (no KVM memory slots: TCG?)"
 	}
 	return "VMM memory"
+}
+
+// wrap adds s to parent, moving under it the children parent gained while
+// s ran (off-CPU time inside a page fault, faults inside an exit's
+// handling), so no time is counted twice.
+func wrap(parent, s *Span) {
+	i := len(parent.Children)
+	for i > 0 && parent.Children[i-1].Start >= s.Start && parent.Children[i-1].End <= s.End {
+		i--
+	}
+	s.Children = append(s.Children, parent.Children[i:]...)
+	parent.Children = append(parent.Children[:i], s)
 }
 
 func shift(s *Span, d int64) {
@@ -507,7 +556,7 @@ func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
 			t.Notes = append(t.Notes, "no probe event lost")
 		}
 	}
-	t.Notes = append(t.Notes, fmt.Sprintf("probes attached: %d of %d tracepoints; %d events", len(rb.hdr.Attached), len(rb.hdr.Attached)+len(rb.hdr.Missing), len(events)))
+	t.Notes = append(t.Notes, fmt.Sprintf("probes attached: %d of %d; %d events", len(rb.hdr.Attached), len(rb.hdr.Attached)+len(rb.hdr.Missing), len(events)))
 	if end != nil {
 		var fired []string
 		for _, tp := range rb.hdr.Attached {

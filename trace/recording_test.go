@@ -3,11 +3,14 @@ package trace
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func exampleRecording(t testing.TB, name string) []byte {
@@ -94,4 +97,71 @@ func FuzzReadRecording(f *testing.F) {
 		}
 		checkTrace(t, tr)
 	})
+}
+
+// TestRecordingFaults checks how page faults become spans: a fault timed
+// from its exception to the software event that accounted it, holding the
+// off-CPU time inside it; a fault that never ended, counted on what it
+// interrupted; an end without its start, skipped; guest memory told from
+// VMM memory by the KVM memory slot.
+func TestRecordingFaults(t *testing.T) {
+	slot := make([]byte, 32)
+	binary.LittleEndian.PutUint64(slot[16:], 0x1000) // size
+	binary.LittleEndian.PutUint64(slot[24:], 0x7000) // userspace address
+	const pid = 100
+	events := []RecEvent{
+		{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
+		{Time: 1500, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: map[string]int64{"cmd": 0x4020ae46}, Mem: slot},
+		{Time: 1600, Kind: "syscalls:sys_exit_ioctl", TGID: pid, TID: pid},
+		{Time: 2000, Kind: "exceptions:page_fault_user", TGID: pid, TID: pid, Fields: map[string]int64{"address": 0x5000}},
+		{Time: 2100, Kind: "sched:sched_switch", TGID: pid, TID: pid, Fields: map[string]int64{"prev_pid": pid, "prev_state": 2, "next_pid": 0}},
+		{Time: 2600, Kind: "sched:sched_switch", Fields: map[string]int64{"prev_pid": 0, "next_pid": pid}},
+		{Time: 2800, Kind: "software:major-faults", TGID: pid, TID: pid, Fields: map[string]int64{"address": 0x5000}},
+		{Time: 3000, Kind: "exceptions:page_fault_user", TGID: pid, TID: pid, Fields: map[string]int64{"address": 0x9000}},
+		{Time: 3500, Kind: "exceptions:page_fault_kernel", TGID: pid, TID: pid, Fields: map[string]int64{"address": 0x7010}},
+		{Time: 3600, Kind: "software:minor-faults", TGID: pid, TID: pid, Fields: map[string]int64{"address": 0x7010}},
+		{Time: 4000, Kind: "software:minor-faults", TGID: pid, TID: pid, Fields: map[string]int64{"address": 0x1234}},
+	}
+	var file bytes.Buffer
+	w, err := NewRecordingWriter(&file, RecordingHeader{PID: pid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		w.Write(e)
+	}
+	w.Write(RecEvent{Time: 5000, Kind: "end", End: &RecordingEnd{Reason: "test"}})
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Read(&file, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type flat struct {
+		Depth      int
+		Name       string
+		Start, End int64
+		Counts     map[string]int64
+	}
+	var got []flat
+	tr.Tracks[0].Walk(func(path []*Span) bool {
+		s := path[len(path)-1]
+		got = append(got, flat{len(path) - 1, s.Name, s.Start, s.End, s.Counts})
+		return true
+	})
+	want := []flat{
+		{0, "vmm main", 0, 3000, map[string]int64{"page faults on VMM memory": 1}},
+		{1, "KVM_SET_USER_MEMORY_REGION", 500, 600, nil},
+		{1, "[host] page fault VMM memory (major)", 1000, 1800, map[string]int64{"page faults on VMM memory": 1}},
+		{2, "[off-cpu] sleeping", 1100, 1600, nil},
+		{1, "[host] page fault guest memory", 2500, 2600, map[string]int64{"page faults on guest memory": 1}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]SkipReason{{Reason: skipFaultEnd, Count: 1, Lines: []int{0}}}, tr.Skipped.Reasons); diff != "" {
+		t.Errorf("skipped (-want +got):\n%s", diff)
+	}
+	checkTrace(t, tr)
 }

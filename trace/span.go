@@ -50,8 +50,9 @@ type Span struct {
 	// Unfinished marks a span whose end the input never showed; End is
 	// then the last moment the input covers.
 	Unfinished bool
-	// Counts of host events that have no duration of their own, such as
-	// page faults, charged to the span that was running: name → count.
+	// Counts of host events, name → count: a page fault span counts
+	// itself; a fault whose end was not seen is counted on the span it
+	// interrupted.
 	Counts map[string]int64
 }
 

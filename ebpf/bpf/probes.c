@@ -7,6 +7,7 @@
 // tracepoint's layout changes between kernels.
 
 #include <linux/bpf.h>
+#include <linux/bpf_perf_event.h>
 #include <bpf/bpf_helpers.h>
 
 char __license[] SEC("license") = "Dual MIT/GPL";
@@ -73,7 +74,7 @@ static __always_inline void count(__u32 idx)
 		(*c)++;
 }
 
-static __always_inline int submit(void *ctx, __u16 kind, __u64 id)
+static __always_inline struct event *reserve(__u16 kind, __u64 id)
 {
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -86,8 +87,25 @@ static __always_inline int submit(void *ctx, __u16 kind, __u64 id)
 	e->kind = kind;
 	e->cpu = bpf_get_smp_processor_id();
 	e->len = RAW_LEN;
-	bpf_probe_read_kernel(e->raw, RAW_LEN, ctx);
 	__builtin_memset(e->arg, 0, sizeof(e->arg));
+	return e;
+}
+
+static __always_inline int commit(struct event *e)
+{
+	__u32 kind = e->kind; // e is gone once submitted
+
+	bpf_ringbuf_submit(e, 0);
+	count(1 + kind);
+	return 0;
+}
+
+static __always_inline int submit(void *ctx, __u16 kind, __u64 id)
+{
+	struct event *e = reserve(kind, id);
+	if (!e)
+		return 0;
+	bpf_probe_read_kernel(e->raw, RAW_LEN, ctx);
 	if (kind == 1) {
 		__u64 cmd = 0, arg = 0;
 		bpf_probe_read_kernel(&cmd, sizeof(cmd), ctx + ioctl_cmd_off);
@@ -95,9 +113,7 @@ static __always_inline int submit(void *ctx, __u16 kind, __u64 id)
 		if ((__u32)cmd == KVM_SET_USER_MEMORY_REGION)
 			bpf_probe_read_user(e->arg, sizeof(e->arg), (void *)arg);
 	}
-	bpf_ringbuf_submit(e, 0);
-	count(1 + kind);
-	return 0;
+	return commit(e);
 }
 
 static __always_inline int followed(__u64 id)
@@ -158,3 +174,23 @@ int sched_process_fork(void *ctx)
 
 SEC("tracepoint/sched/sched_process_exec") int sched_process_exec(void *ctx) { return emit(ctx, 15); }
 SEC("tracepoint/sched/sched_process_exit") int sched_process_exit(void *ctx) { return emit(ctx, 16); }
+
+// The software events minor-faults and major-faults fire where the kernel
+// accounts a page fault, at the end of handle_mm_fault: paired with
+// exceptions:page_fault_* at its start, they give each fault a duration
+// (no tracepoint fires when a fault ends). raw holds the fault address.
+static __always_inline int fault_done(struct bpf_perf_event_data *ctx, __u16 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!followed(id))
+		return 0;
+	struct event *e = reserve(kind, id);
+	if (!e)
+		return 0;
+	__builtin_memset(e->raw, 0, RAW_LEN);
+	*(__u64 *)e->raw = ctx->addr;
+	return commit(e);
+}
+
+SEC("perf_event") int minor_fault_done(struct bpf_perf_event_data *ctx) { return fault_done(ctx, 17); }
+SEC("perf_event") int major_fault_done(struct bpf_perf_event_data *ctx) { return fault_done(ctx, 18); }
