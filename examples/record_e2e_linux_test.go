@@ -29,14 +29,28 @@ func TestRecordQEMU(t *testing.T) {
 	if out, err := execOut("./init/mkinitramfs.sh", initramfs); err != nil {
 		t.Fatalf("mkinitramfs: %v\n%s", err, out)
 	}
+	t.Setenv("MEM", "128")
+	for _, mode := range []struct {
+		name string
+		args []string
+		// What bounds the guest clock under TCG.
+		tightest string
+	}{
+		{"flush", nil, "the flush's header line"},
+		{"live", []string{"boottrace=live"}, "printed as it was taken"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			args := append([]string{"./boot.sh", filepath.Join(build, "arch/x86/boot/bzImage"), initramfs, "-"}, mode.args...)
+			recordQEMU(t, build, args, mode.tightest)
+		})
+	}
+}
+
+func recordQEMU(t *testing.T, build string, command []string, tightest string) {
 	var file, console bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	t.Setenv("MEM", "128")
-	res, err := ebpf.Record(ctx, ebpf.RecordOptions{
-		Command: []string{"./boot.sh", filepath.Join(build, "arch/x86/boot/bzImage"), initramfs, "-"},
-		Trace:   &file, Console: &console,
-	})
+	res, err := ebpf.Record(ctx, ebpf.RecordOptions{Command: command, Trace: &file, Console: &console})
 	if errors.Is(err, ebpf.ErrPrivileges) {
 		t.Skip(err)
 	}
@@ -83,11 +97,27 @@ func TestRecordQEMU(t *testing.T) {
 			t.Errorf("guest phase %s missing", phase)
 		}
 	}
+	// QEMU touches guest memory for the whole boot: each fault is timed.
+	timed := 0
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; strings.HasPrefix(s.Name, "[host] page fault") && s.Duration() > 0 {
+				timed++
+			}
+			return true
+		})
+	}
+	if timed < 100 {
+		t.Errorf("%d timed page faults, want hundreds", timed)
+	}
 	notes := strings.Join(tr.Notes, "\n")
 	for _, want := range []string{"clock: ", "page faults", "probes attached"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}
+	}
+	if !strings.Contains(notes, "clock: exact") && !(strings.Contains(notes, tightest) && strings.Contains(notes, "earlier")) {
+		t.Errorf("the clock note gives neither an exact placement nor a bound from %s:\n%s", tightest, notes)
 	}
 	if res.Lost == 0 && !strings.Contains(notes, "no probe event lost") {
 		t.Errorf("notes do not say that nothing was lost:\n%s", notes)

@@ -80,6 +80,7 @@ func ReadBootTrace(r io.Reader, opt ReadOptions) (*Trace, error) {
 // may be interleaved with any other output.
 type bootCollector struct {
 	hdr         *BootHeader
+	hdrLine     int
 	recs        map[int]bootRecord
 	seen        bool // any BOOT_TRACE line at all
 	ended       bool
@@ -123,7 +124,7 @@ func (c *bootCollector) add(b []byte, line int, skipped *Skips) bool {
 		case !ok:
 			skipped.Add(skipMalformed, line)
 		case c.hdr == nil:
-			c.hdr = h
+			c.hdr, c.hdrLine = h, line
 		case *h == *c.hdr && !c.ended:
 			skipped.Add(skipDuplicate, line)
 		default:

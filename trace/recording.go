@@ -411,14 +411,20 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
 	if len(serial) == 0 {
 		return -1
 	}
-	var text strings.Builder
-	ends := make([]int, len(serial)) // end offset of each chunk
+	// Console lines are read straight from the chunks; nl[i] counts the
+	// newlines up to the end of chunk i, to tell when a line arrived.
+	nl := make([]int, len(serial))
+	chunks := make([]io.Reader, len(serial))
+	n := 0
 	for i, s := range serial {
-		text.WriteString(s.Data)
-		ends[i] = text.Len()
+		n += strings.Count(s.Data, "\n")
+		nl[i] = n
+		chunks[i] = strings.NewReader(s.Data)
 	}
-	console := text.String()
-	lr := newLineReader(strings.NewReader(console))
+	arrival := func(line int) int64 {
+		return serial[min(sort.SearchInts(nl, line), len(serial)-1)].Time
+	}
+	lr := newLineReader(io.MultiReader(chunks...))
 	c := newBootCollector()
 	var skipped Skips
 	lr.each(&skipped, func(b []byte) { c.add(b, lr.line, &skipped) })
@@ -434,22 +440,9 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
 	ordered := c.ordered()
 	tsc0, tscLast := tscRange(ordered, c.hdr.TSCkHz)
 	khz := c.hdr.TSCkHz
-	// The flush's arrival bounds the guest clock from above: the header's
-	// TSC (or, from kernels that do not print it, the last record's) was
-	// read before the line reached the VMM's console.
-	i := strings.Index(console, "BOOT_TRACE H ")
-	nl := strings.IndexByte(console[i:], '\n')
-	if nl < 0 {
-		nl = len(console) - i - 1
-	}
-	k := min(sort.SearchInts(ends, i+nl+1), len(serial)-1)
-	arrival := serial[k].Time
-	ref, what := c.hdr.TSC, "its header line"
-	if ref == 0 {
-		ref, what = tscLast, "the flush's first line (after the last record)"
-	}
-	boundOrigin := arrival - cyclesToNs(ref-tsc0, khz)
-	// A KVM TSC offset places the guest exactly, if it fits that bound and
+	upper, upperWhat := rb.consoleBound(c, ordered, tsc0, tscLast, arrival)
+	lower, lowerWhat := rb.startBound(upper, cyclesToNs(tsc0, khz))
+	// A KVM TSC offset places the guest exactly, if it fits the bounds and
 	// the recording; nested and PVM hosts may report an offset they do not
 	// apply, so an offset of 0 is tried too.
 	var guestOrigin int64 // host monotonic ns of tsc0
@@ -460,8 +453,7 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
 			what string
 		}{{*rb.tscOff, "the KVM TSC offset (kvm_write_tsc_offset)"}, {0, "guest TSC = host TSC (the reported KVM TSC offset does not fit the recording: a nested or PVM host that applies none)"}} {
 			o := rb.monoOfTSC(tsc0 - uint64(cand.off))
-			lastAt := o + cyclesToNs(tscLast-tsc0, khz)
-			if o >= rb.hdr.Clock[0].Mono && o <= boundOrigin+1e6 && lastAt <= arrival+1e6 {
+			if o >= rb.hdr.Clock[0].Mono && o >= lower-1e6 && o <= upper+1e6 {
 				guestOrigin = o
 				method = "exact, from " + cand.what + " and the host TSC/monotonic pairs (about 1 µs)"
 				break
@@ -469,8 +461,9 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
 		}
 	}
 	if method == "" {
-		guestOrigin = boundOrigin
-		method = fmt.Sprintf("bound from the flush's arrival: the guest's TSC at %s is placed when the line reached the VMM's console, so guest spans are at their latest possible time (one-sided; error: the console's delivery latency)", what)
+		guestOrigin = upper
+		method = fmt.Sprintf("bound from the console: a BOOT_TRACE line reaches the VMM after its TSC was read, so guest spans are placed at their latest possible time (tightest: %s); they ran at most %s earlier (%s)",
+			upperWhat, FormatDuration(upper-lower), lowerWhat)
 	}
 	delta := guestOrigin - rb.origin
 	for _, tr := range g.Tracks {
@@ -492,6 +485,58 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
 		}
 	}
 	return guestOrigin - rb.origin
+}
+
+// consoleBound is the latest host time the guest's first record (tsc0)
+// can have been taken: every BOOT_TRACE line with a known TSC — records
+// printed live, the flush's header — reached the VMM's console after that
+// TSC was read. It returns the tightest bound and what gave it.
+func (rb *recBuilder) consoleBound(c *bootCollector, recs []bootRecord, tsc0, tscLast uint64, arrival func(line int) int64) (int64, string) {
+	khz := c.hdr.TSCkHz
+	ref, what := c.hdr.TSC, "the flush's header line"
+	if ref == 0 {
+		// Kernels that do not print the header's TSC print it after the
+		// last record.
+		ref, what = tscLast, "the flush's header line, printed after the last record"
+	}
+	best := arrival(c.hdrLine) - cyclesToNs(ref-tsc0, khz)
+	live := false
+	for _, r := range recs {
+		if r.tsc < tsc0 || r.tsc > tscLast {
+			continue // outside the trace's TSC range: a jump
+		}
+		if b := arrival(r.line) - cyclesToNs(r.tsc-tsc0, khz); b < best {
+			best, live = b, true
+		}
+	}
+	if live {
+		what = "a record printed as it was taken (boottrace=live)"
+	}
+	return best, what
+}
+
+// startBound is the earliest host time the guest's first record can have
+// been taken, upper being the latest: the VM exists only after the VMM's
+// exec (or its first KVM_CREATE_VCPU), and as KVM and QEMU's emulator
+// start the guest TSC at 0 then, tsc0 more nanoseconds after that — when
+// that does not contradict upper (a host that gives the guest its own
+// TSC).
+func (rb *recBuilder) startBound(upper, sinceStart int64) (int64, string) {
+	start, what := rb.origin, "the VMM's exec"
+	for _, th := range rb.threads {
+		th.track.Walk(func(path []*Span) bool {
+			// Tracks are already shifted to time 0 = rb.origin.
+			if s := path[len(path)-1]; s.Name == "KVM_CREATE_VCPU" && (what != "its first KVM_CREATE_VCPU" || rb.origin+s.Start < start) {
+				start, what = rb.origin+s.Start, "its first KVM_CREATE_VCPU"
+			}
+			return true
+		})
+	}
+	at := FormatDuration(start - rb.origin)
+	if start+sinceStart <= upper {
+		return start + sinceStart, fmt.Sprintf("the guest TSC counts from 0 when the VM starts, after %s at %s", what, at)
+	}
+	return start, fmt.Sprintf("the guest cannot have run before %s at %s", what, at)
 }
 
 // setup adds the VMM's set-up phase to its main thread: from its exec to

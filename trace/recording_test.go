@@ -165,3 +165,91 @@ func TestRecordingFaults(t *testing.T) {
 	}
 	checkTrace(t, tr)
 }
+
+// TestRecordingClockBound checks the placement of a guest without a usable
+// TSC offset (an emulator): at the latest time the console allows, with
+// the earliest stated. In a flush the header bounds it; printed live, the
+// record that reached the console soonest does.
+func TestRecordingClockBound(t *testing.T) {
+	const pid, exec = 1, 1_000_000 // the VMM's exec, monotonic ns
+	flush := smallFlush()          // 1 GHz: a cycle is a nanosecond; tsc0 = 1000, last 21000
+	for _, tc := range []struct {
+		name   string
+		chunks []RecEvent
+		upper  int64 // latest host time of tsc0
+		what   string
+	}{
+		{
+			name:   "flush",
+			chunks: []RecEvent{{Time: 2_000_000, Data: strings.Join(flush, "")}},
+			// The header carries no TSC: it was printed after the last record.
+			upper: 2_000_000 - (21000 - 1000),
+			what:  "after the last record",
+		},
+		{
+			name: "live",
+			// Each record arrives 500 µs after it was taken, but record 5
+			// (TSC 16100) after 10 µs; the header comes last.
+			chunks: func() []RecEvent {
+				var cs []RecEvent
+				for i, l := range flush {
+					at := int64(1_700_000)
+					if i >= 2 && i < 2+14 {
+						tsc := []int64{1000, 1100, 5000, 6000, 6100, 16100, 17000, 18000, 18100, 19100, 20000, 20100, 20200, 21000}[i-2]
+						at = exec + 500_000 + tsc
+						if i-2 == 5 {
+							at = exec + 10_000 + tsc
+						}
+					}
+					cs = append(cs, RecEvent{Time: at, Data: l})
+				}
+				// Live: the header and end come after the records.
+				cs[1].Time = 1_800_000
+				cs[0], cs[1] = cs[1], cs[0]
+				return cs
+			}(),
+			upper: exec + 10_000 + 1000,
+			what:  "printed as it was taken",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var file bytes.Buffer
+			w, err := NewRecordingWriter(&file, RecordingHeader{PID: pid, Clock: []ClockPair{{TSC: 1 << 40, Mono: exec}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(RecEvent{Time: exec, Kind: "sched:sched_process_exec", TGID: pid, TID: pid})
+			for _, c := range tc.chunks {
+				c.Kind = "serial"
+				w.Write(c)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			tr, err := Read(&file, ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var guest *Track
+			for i := range tr.Tracks {
+				if tr.Tracks[i].Source == "guest" {
+					guest = &tr.Tracks[i]
+					break
+				}
+			}
+			if guest == nil {
+				t.Fatalf("no guest track: %q", tr.Notes)
+			}
+			if want := tc.upper - exec; guest.Start != want {
+				t.Errorf("guest starts at %d ns, want %d", guest.Start, want)
+			}
+			// The guest TSC counts from 0 at the VM's start, after the exec.
+			lower := int64(exec + 1000)
+			want := "at most " + FormatDuration(tc.upper-lower) + " earlier"
+			notes := strings.Join(tr.Notes, "\n")
+			if !strings.Contains(notes, want) || !strings.Contains(notes, tc.what) {
+				t.Errorf("notes lack %q and %q:\n%s", want, tc.what, notes)
+			}
+		})
+	}
+}
