@@ -128,8 +128,10 @@ type recBuilder struct {
 	origin   int64
 	last     int64
 	faults   map[string]int
-	pio      map[int64]int
-	tscOff   *int64
+	// kvmFaults counts kvm:kvm_page_fault.
+	kvmFaults int
+	pio       map[int64]int
+	tscOff    *int64
 }
 
 func (rb *recBuilder) thread(tid uint32, at int64) *thread {
@@ -279,6 +281,15 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 				top.End = e.Time
 				th.stack = th.stack[:len(th.stack)-1]
 			}
+		case "kvm:kvm_page_fault":
+			// KVM resolving a guest access to memory it has not mapped yet
+			// (inside an EPT/NPT violation exit, when the host reports those).
+			top := rb.thread(e.TID, e.Time).top()
+			if top.Counts == nil {
+				top.Counts = map[string]int64{}
+			}
+			top.Counts["KVM page faults on guest memory"]++
+			rb.kvmFaults++
 		case "kvm:kvm_write_tsc_offset":
 			off := f["next_tsc_offset"]
 			rb.tscOff = &off
@@ -614,13 +625,18 @@ func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
 	for tp, why := range rb.hdr.Missing {
 		t.Notes = append(t.Notes, fmt.Sprintf("not attached: %s (%s)", tp, why))
 	}
+	var counts []string
 	for k, v := range rb.faults {
-		t.Notes = append(t.Notes, fmt.Sprintf("%d page faults on %s", v, k))
+		counts = append(counts, fmt.Sprintf("%d page faults on %s", v, k))
+	}
+	if rb.kvmFaults > 0 {
+		counts = append(counts, fmt.Sprintf("%d KVM page faults on guest memory (kvm_page_fault), counted on the exit or KVM_RUN they happened in", rb.kvmFaults))
 	}
 	for port, n := range rb.pio {
-		t.Notes = append(t.Notes, fmt.Sprintf("%d port I/O exits on 0x%x", n, port))
+		counts = append(counts, fmt.Sprintf("%d port I/O exits on 0x%x", n, port))
 	}
-	sort.Strings(t.Notes[len(t.Notes)-len(rb.faults)-len(rb.pio):])
+	sort.Strings(counts)
+	t.Notes = append(t.Notes, counts...)
 }
 
 // hostInGuest copies the host's work on each vCPU — exits handled by the

@@ -122,22 +122,8 @@ func TestRecordingFaults(t *testing.T) {
 		{Time: 3600, Kind: "software:minor-faults", TGID: pid, TID: pid, Fields: map[string]int64{"address": 0x7010}},
 		{Time: 4000, Kind: "software:minor-faults", TGID: pid, TID: pid, Fields: map[string]int64{"address": 0x1234}},
 	}
-	var file bytes.Buffer
-	w, err := NewRecordingWriter(&file, RecordingHeader{PID: pid})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range events {
-		w.Write(e)
-	}
-	w.Write(RecEvent{Time: 5000, Kind: "end", End: &RecordingEnd{Reason: "test"}})
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := Read(&file, ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	events = append(events, RecEvent{Time: 5000, Kind: "end", End: &RecordingEnd{Reason: "test"}})
+	tr := readEvents(t, RecordingHeader{PID: pid}, events)
 	type flat struct {
 		Depth      int
 		Name       string
@@ -213,23 +199,12 @@ func TestRecordingClockBound(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var file bytes.Buffer
-			w, err := NewRecordingWriter(&file, RecordingHeader{PID: pid, Clock: []ClockPair{{TSC: 1 << 40, Mono: exec}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Write(RecEvent{Time: exec, Kind: "sched:sched_process_exec", TGID: pid, TID: pid})
+			events := []RecEvent{{Time: exec, Kind: "sched:sched_process_exec", TGID: pid, TID: pid}}
 			for _, c := range tc.chunks {
 				c.Kind = "serial"
-				w.Write(c)
+				events = append(events, c)
 			}
-			if err := w.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			tr, err := Read(&file, ReadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tr := readEvents(t, RecordingHeader{PID: pid, Clock: []ClockPair{{TSC: 1 << 40, Mono: exec}}}, events)
 			var guest *Track
 			for i := range tr.Tracks {
 				if tr.Tracks[i].Source == "guest" {
@@ -251,5 +226,52 @@ func TestRecordingClockBound(t *testing.T) {
 				t.Errorf("notes lack %q and %q:\n%s", want, tc.what, notes)
 			}
 		})
+	}
+}
+
+// readEvents writes a trace file with the real writer and reads it back.
+func readEvents(t *testing.T, h RecordingHeader, events []RecEvent) *Trace {
+	t.Helper()
+	var file bytes.Buffer
+	w, err := NewRecordingWriter(&file, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		w.Write(e)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Read(&file, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TestRecordingKVMFaults checks that KVM's own faults on guest memory are
+// counted on the KVM_RUN they happened in.
+func TestRecordingKVMFaults(t *testing.T) {
+	const pid = 7
+	tr := readEvents(t, RecordingHeader{PID: pid}, []RecEvent{
+		{Time: 100, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
+		{Time: 200, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: map[string]int64{"cmd": 0xae80}},
+		{Time: 300, Kind: "kvm:kvm_page_fault", TGID: pid, TID: pid},
+		{Time: 310, Kind: "kvm:kvm_page_fault", TGID: pid, TID: pid},
+		{Time: 400, Kind: "syscalls:sys_exit_ioctl", TGID: pid, TID: pid},
+	})
+	var run *Span
+	tr.Tracks[0].Walk(func(path []*Span) bool {
+		if s := path[len(path)-1]; s.Name == "KVM_RUN" {
+			run = s
+		}
+		return true
+	})
+	if run == nil || run.Counts["KVM page faults on guest memory"] != 2 {
+		t.Fatalf("KVM_RUN %+v: want 2 KVM page faults counted on it", run)
+	}
+	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "2 KVM page faults on guest memory") {
+		t.Errorf("notes lack the KVM page faults:\n%s", notes)
 	}
 }

@@ -32,12 +32,15 @@ serial console) to the terminal and into the trace file, and record:
   kvm:kvm_userspace_exit, kvm_pio, kvm_mmio, kvm_emulate_insn
                                   exits to the VMM, port and MMIO accesses
   kvm:kvm_write_tsc_offset        the guest TSC offset (exact clock alignment)
-  kvm:kvm_page_fault, exceptions:page_fault_user/kernel
-                                  page faults of the VMM's threads
+  exceptions:page_fault_user/kernel, perf software events minor-faults
+  and major-faults (their start and end)
+                                  page faults of the VMM's threads with their
+                                  duration, on guest or VMM memory
+  kvm:kvm_page_fault              KVM's faults on guest memory
   sched:sched_switch, sched_process_fork/exec/exit
                                   on-CPU and off-CPU time, threads, exec
 
-Tracepoints the running kernel lacks are listed and skipped; events lost to
+Probes the running kernel lacks are listed and skipped; events lost to
 a full buffer are counted and reported in every output.
 
 The recording stops when the VMM exits, when the guest's BOOT_TRACE flush
