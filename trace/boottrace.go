@@ -48,6 +48,7 @@ type bootRecord struct {
 	addr uint64
 	name string
 	line int
+	at   int64 // when its line arrived (see bootCollector.now)
 }
 
 // Skip reasons of the BOOT_TRACE reader.
@@ -79,9 +80,12 @@ func ReadBootTrace(r io.Reader, opt ReadOptions) (*Trace, error) {
 // bootCollector gathers the BOOT_TRACE lines of a console capture, which
 // may be interleaved with any other output.
 type bootCollector struct {
-	hdr         *BootHeader
-	hdrLine     int
-	recs        map[int]bootRecord
+	hdr  *BootHeader
+	recs map[int]bootRecord
+	// now is when the line being added arrived (a recorded console; 0
+	// for a log), stamped on the header and the records: hdrAt, at.
+	now         int64
+	hdrAt       int64
 	seen        bool // any BOOT_TRACE line at all
 	ended       bool
 	flushCycles uint64
@@ -124,7 +128,7 @@ func (c *bootCollector) add(b []byte, line int, skipped *Skips) bool {
 		case !ok:
 			skipped.Add(skipMalformed, line)
 		case c.hdr == nil:
-			c.hdr, c.hdrLine = h, line
+			c.hdr, c.hdrAt = h, c.now
 		case *h == *c.hdr && !c.ended:
 			skipped.Add(skipDuplicate, line)
 		default:
@@ -144,7 +148,7 @@ func (c *bootCollector) add(b []byte, line int, skipped *Skips) bool {
 			skipped.Add(skipMalformed, line)
 			return true
 		}
-		rec.line = line
+		rec.line, rec.at = line, c.now
 		if prev, dup := c.recs[rec.seq]; dup {
 			if prev.tsc != rec.tsc || prev.kind != rec.kind {
 				skipped.Add(skipMalformed+" (same sequence number, different record)", line)

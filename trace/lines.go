@@ -72,3 +72,51 @@ func (lr *lineReader) each(skipped *Skips, fn func(line []byte)) error {
 		fn(b)
 	}
 }
+
+// lineSplitter is lineReader for input that arrives in pieces (the
+// recorded console): it cuts lines across pieces, numbering them from 1,
+// and never holds more than MaxLineLen bytes of a line.
+type lineSplitter struct {
+	buf     []byte
+	line    int
+	tooLong bool
+}
+
+// write takes the next piece and calls fn with every line it completes.
+func (ls *lineSplitter) write(p []byte, skipped *Skips, fn func(line []byte)) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		part := p
+		if i >= 0 {
+			part = p[:i]
+		}
+		if !ls.tooLong && len(ls.buf)+len(part) > MaxLineLen {
+			ls.tooLong, ls.buf = true, ls.buf[:0]
+		}
+		if !ls.tooLong {
+			ls.buf = append(ls.buf, part...)
+		}
+		if i < 0 {
+			return
+		}
+		ls.end(skipped, fn)
+		p = p[i+1:]
+	}
+}
+
+// flush ends a last line that has no newline.
+func (ls *lineSplitter) flush(skipped *Skips, fn func(line []byte)) {
+	if len(ls.buf) > 0 || ls.tooLong {
+		ls.end(skipped, fn)
+	}
+}
+
+func (ls *lineSplitter) end(skipped *Skips, fn func(line []byte)) {
+	ls.line++
+	if ls.tooLong {
+		skipped.Add(skipTooLong, ls.line)
+	} else {
+		fn(bytes.TrimRight(ls.buf, "\r"))
+	}
+	ls.buf, ls.tooLong = ls.buf[:0], false
+}

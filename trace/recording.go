@@ -61,7 +61,13 @@ func ReadRecording(r io.Reader, opt ReadOptions) (*Trace, error) {
 func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	t := &Trace{Format: FormatRecording, Timed: true}
 	var hdr *RecordingHeader
-	var events, serial []RecEvent
+	var events []RecEvent
+	// The console is read as it comes, so a guest that prints a lot costs
+	// no memory: only its BOOT_TRACE lines are kept.
+	console := newBootCollector()
+	var lines lineSplitter
+	var consoleSkips Skips
+	addLine := func(b []byte) { console.add(b, lines.line, &consoleSkips) }
 	var end *RecordingEnd
 	var hdrErr error
 	err := lr.each(&t.Skipped, func(b []byte) {
@@ -88,7 +94,8 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 		}
 		switch e.Kind {
 		case "serial":
-			serial = append(serial, e)
+			console.now = e.Time
+			lines.write([]byte(e.Data), &consoleSkips, addLine)
 		case "end":
 			end = e.End
 		default:
@@ -101,6 +108,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	if hdrErr != nil {
 		return t, hdrErr
 	}
+	lines.flush(&consoleSkips, addLine)
 	if hdr == nil {
 		return t, fmt.Errorf("%w: no boottrace trace file header", ErrNoData)
 	}
@@ -109,7 +117,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	}
 	rb := &recBuilder{t: t, hdr: hdr, threads: map[uint32]*thread{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{}}
 	rb.build(events, end)
-	guestStart := rb.guest(serial, opt)
+	guestStart := rb.guest(console, &consoleSkips, opt)
 	rb.setup(guestStart)
 	rb.notes(end, events)
 	return t, nil
@@ -418,27 +426,7 @@ func shift(s *Span, d int64) {
 // guest places the guest's BOOT_TRACE records, read from the recorded
 // console, on the host timeline, and returns when the guest's first
 // record was taken (-1 without a guest trace).
-func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
-	if len(serial) == 0 {
-		return -1
-	}
-	// Console lines are read straight from the chunks; nl[i] counts the
-	// newlines up to the end of chunk i, to tell when a line arrived.
-	nl := make([]int, len(serial))
-	chunks := make([]io.Reader, len(serial))
-	n := 0
-	for i, s := range serial {
-		n += strings.Count(s.Data, "\n")
-		nl[i] = n
-		chunks[i] = strings.NewReader(s.Data)
-	}
-	arrival := func(line int) int64 {
-		return serial[min(sort.SearchInts(nl, line), len(serial)-1)].Time
-	}
-	lr := newLineReader(io.MultiReader(chunks...))
-	c := newBootCollector()
-	var skipped Skips
-	lr.each(&skipped, func(b []byte) { c.add(b, lr.line, &skipped) })
+func (rb *recBuilder) guest(c *bootCollector, skipped *Skips, opt ReadOptions) int64 {
 	if c.hdr == nil || len(c.recs) == 0 {
 		rb.t.Notes = append(rb.t.Notes, "no BOOT_TRACE flush on the console: the guest is shown only through the VMM")
 		return -1
@@ -451,7 +439,7 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
 	ordered := c.ordered()
 	tsc0, tscLast := tscRange(ordered, c.hdr.TSCkHz)
 	khz := c.hdr.TSCkHz
-	upper, upperWhat := rb.consoleBound(c, ordered, tsc0, tscLast, arrival)
+	upper, upperWhat := consoleBound(c, ordered, tsc0, tscLast)
 	lower, lowerWhat := rb.startBound(upper, cyclesToNs(tsc0, khz))
 	// A KVM TSC offset places the guest exactly, if it fits the bounds and
 	// the recording; nested and PVM hosts may report an offset they do not
@@ -502,7 +490,7 @@ func (rb *recBuilder) guest(serial []RecEvent, opt ReadOptions) int64 {
 // can have been taken: every BOOT_TRACE line with a known TSC — records
 // printed live, the flush's header — reached the VMM's console after that
 // TSC was read. It returns the tightest bound and what gave it.
-func (rb *recBuilder) consoleBound(c *bootCollector, recs []bootRecord, tsc0, tscLast uint64, arrival func(line int) int64) (int64, string) {
+func consoleBound(c *bootCollector, recs []bootRecord, tsc0, tscLast uint64) (int64, string) {
 	khz := c.hdr.TSCkHz
 	ref, what := c.hdr.TSC, "the flush's header line"
 	if ref == 0 {
@@ -510,13 +498,13 @@ func (rb *recBuilder) consoleBound(c *bootCollector, recs []bootRecord, tsc0, ts
 		// last record.
 		ref, what = tscLast, "the flush's header line, printed after the last record"
 	}
-	best := arrival(c.hdrLine) - cyclesToNs(ref-tsc0, khz)
+	best := c.hdrAt - cyclesToNs(ref-tsc0, khz)
 	live := false
 	for _, r := range recs {
 		if r.tsc < tsc0 || r.tsc > tscLast {
 			continue // outside the trace's TSC range: a jump
 		}
-		if b := arrival(r.line) - cyclesToNs(r.tsc-tsc0, khz); b < best {
+		if b := r.at - cyclesToNs(r.tsc-tsc0, khz); b < best {
 			best, live = b, true
 		}
 	}

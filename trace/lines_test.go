@@ -1,0 +1,100 @@
+package trace
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestLineSplitterMatchesReader checks that cutting input into pieces
+// gives the lines lineReader gives for the whole: across piece
+// boundaries, with CRLF, an over-long line and no final newline.
+func TestLineSplitterMatchesReader(t *testing.T) {
+	long := strings.Repeat("x", MaxLineLen+100)
+	for _, in := range []string{
+		"",
+		"one\n",
+		"one\r\ntwo\n\nthree",
+		"a\n" + long + "\nb\n",
+		long + "\r\nafter",
+		"\n\n\r\n",
+		"end with long " + long,
+	} {
+		var want []string
+		var wantSkips Skips
+		lr := newLineReader(strings.NewReader(in))
+		lr.each(&wantSkips, func(b []byte) { want = append(want, fmt.Sprintf("%d:%s", lr.line, b)) })
+		rng := rand.New(rand.NewPCG(1, uint64(len(in))))
+		for _, size := range []int{1, 2, 3, 7, 4096, -1} {
+			var got []string
+			var skips Skips
+			var ls lineSplitter
+			fn := func(b []byte) { got = append(got, fmt.Sprintf("%d:%s", ls.line, b)) }
+			for rest := in; len(rest) > 0; {
+				n := size
+				if n < 0 {
+					n = 1 + rng.IntN(len(rest))
+				}
+				n = min(n, len(rest))
+				ls.write([]byte(rest[:n]), &skips, fn)
+				rest = rest[n:]
+			}
+			ls.flush(&skips, fn)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%.20q in pieces of %d: lines (-reader +splitter):\n%s", in, size, diff)
+			}
+			if diff := cmp.Diff(wantSkips, skips); diff != "" {
+				t.Errorf("%.20q in pieces of %d: skips (-reader +splitter):\n%s", in, size, diff)
+			}
+		}
+	}
+}
+
+// TestRecordingConsoleMemoryBounded reads a recording whose guest printed
+// 64 MB on its console before the BOOT_TRACE flush: the heap must not grow
+// with the console.
+func TestRecordingConsoleMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 64 MB")
+	}
+	pr, pw := io.Pipe()
+	var peak uint64
+	go func() {
+		w, _ := NewRecordingWriter(pw, RecordingHeader{PID: 1})
+		w.Write(RecEvent{Time: 1000, Kind: "sched:sched_process_exec", TGID: 1, TID: 1})
+		chunk := strings.Repeat("[    1.000000] a guest that prints a lot\n", 100)
+		at := int64(2000)
+		for written := 0; written < 64<<20; written += len(chunk) {
+			w.Write(RecEvent{Time: at, Kind: "serial", Data: chunk})
+			at++
+			if written%(8<<20) < len(chunk) {
+				w.Flush()
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapAlloc)
+			}
+		}
+		w.Write(RecEvent{Time: at + 1e6, Kind: "serial", Data: strings.Join(smallFlush(), "")})
+		pw.CloseWithError(w.Flush())
+	}()
+	tr, err := Read(pr, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak > 32<<20 {
+		t.Errorf("heap reached %d MB reading a 64 MB console", peak>>20)
+	}
+	found := false
+	for _, track := range tr.Tracks {
+		found = found || track.Source == "guest"
+	}
+	if !found {
+		t.Errorf("the BOOT_TRACE flush after the noise was not read: %q", tr.Notes)
+	}
+}
