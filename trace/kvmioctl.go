@@ -25,9 +25,21 @@ var kvmIoctls = map[uint32]string{
 	0xc0b0aeb0: "KVM_GET_NESTED_STATE", 0x4080aeb1: "KVM_SET_NESTED_STATE", 0xc008aeba: "KVM_GET_XSAVE2",
 }
 
-// ioctlName names an ioctl request: KVM ones by name, others by number.
+// otherIoctls names the few other ioctls VMMs make while starting: the
+// terminal set-up of -serial stdio, and non-blocking descriptors.
+var otherIoctls = map[uint32]string{
+	0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x5404: "TCSETSF",
+	0x5413: "TIOCGWINSZ", 0x541b: "FIONREAD", 0x5421: "FIONBIO", 0x5451: "FIOCLEX",
+	0x400454ca: "TUNSETIFF", 0x800454d2: "TUNGETIFF", 0x400454d0: "TUNSETOFFLOAD", 0x400454d8: "TUNSETVNETHDRSZ",
+}
+
+// ioctlName names an ioctl request: KVM ones and a few others by name, the
+// rest by number.
 func ioctlName(cmd int64) string {
 	if n, ok := kvmIoctls[uint32(cmd)]; ok {
+		return n
+	}
+	if n, ok := otherIoctls[uint32(cmd)]; ok {
 		return n
 	}
 	return fmt.Sprintf("ioctl 0x%x", uint32(cmd))

@@ -6,7 +6,8 @@ func TestNames(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{ioctlName(0xae80), "KVM_RUN"},
 		{ioctlName(0x4020ae46), "KVM_SET_USER_MEMORY_REGION"},
-		{ioctlName(0x5401), "ioctl 0x5401"},
+		{ioctlName(0x5401), "TCGETS"},
+		{ioctlName(0x1234), "ioctl 0x1234"},
 		{exitReason(2), "io"},
 		{exitReason(99), "reason 99"},
 		{vmExitName(1, 30), "io"},

@@ -398,7 +398,7 @@ func (rb *recBuilder) classify(addr uint64) string {
 		}
 	}
 	if len(rb.slots) == 0 {
-		return "VMM memory or guest memory (no KVM memory slots: TCG?)"
+		return "VMM or guest memory" // no KVM memory slots: an emulator
 	}
 	return "VMM memory"
 }
@@ -616,6 +616,9 @@ func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
 	var counts []string
 	for k, v := range rb.faults {
 		counts = append(counts, fmt.Sprintf("%d page faults on %s", v, k))
+	}
+	if len(rb.faults) > 0 && len(rb.slots) == 0 {
+		t.Notes = append(t.Notes, "page faults on guest memory are not told from the VMM's own: the VMM gave KVM no memory slots (an emulator, such as QEMU's TCG)")
 	}
 	if rb.kvmFaults > 0 {
 		counts = append(counts, fmt.Sprintf("%d KVM page faults on guest memory (kvm_page_fault), counted on the exit or KVM_RUN they happened in", rb.kvmFaults))
