@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 )
@@ -403,6 +404,19 @@ func (rb *recBuilder) classify(addr uint64) string {
 	return "VMM memory"
 }
 
+// clone copies s and everything under it, counts included.
+func (s *Span) clone() *Span {
+	c := *s
+	c.Children = make([]*Span, len(s.Children))
+	for i, ch := range s.Children {
+		c.Children[i] = ch.clone()
+	}
+	if s.Counts != nil {
+		c.Counts = maps.Clone(s.Counts)
+	}
+	return &c
+}
+
 // wrap adds s to parent, moving under it the children parent gained while
 // s ran (off-CPU time inside a page fault, faults inside an exit's
 // handling), so no time is counted twice.
@@ -687,7 +701,7 @@ func (rb *recBuilder) hostInGuest(guest []Track) {
 				}
 				at = next
 			}
-			at.Children = append(at.Children, &Span{Name: s.Name, Kind: KindHost, Start: s.Start, End: s.End})
+			at.Children = append(at.Children, s.clone())
 			placed++
 			return false
 		})

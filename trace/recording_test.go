@@ -275,3 +275,61 @@ func TestRecordingKVMFaults(t *testing.T) {
 		t.Errorf("notes lack the KVM page faults:\n%s", notes)
 	}
 }
+
+// TestRecordingHostInGuest checks that the host's work on a vCPU is copied
+// under the guest span it interrupted with what it holds: an exit to the
+// VMM with the page fault taken while handling it.
+func TestRecordingHostInGuest(t *testing.T) {
+	const pid, vcpu = 1, 2
+	ev := func(at int64, kind string, fields map[string]int64) RecEvent {
+		return RecEvent{Time: at, Kind: kind, TGID: pid, TID: vcpu, Fields: fields}
+	}
+	run := map[string]int64{"cmd": 0xae80}
+	// smallFlush's guest: 1 GHz, 20 µs from its first record (TSC 1000) to
+	// its last; all of it arrives at 200 µs, so it is placed at
+	// [180, 200] µs, start_kernel (TSC 1100-5000) at [180.1, 184] µs.
+	tr := readEvents(t, RecordingHeader{PID: pid}, []RecEvent{
+		{Time: 0, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
+		ev(170_000, "syscalls:sys_enter_ioctl", run),
+		ev(180_900, "kvm:kvm_pio", map[string]int64{"port": 0x3f8}),
+		ev(180_950, "kvm:kvm_userspace_exit", map[string]int64{"reason": 2}),
+		ev(181_000, "syscalls:sys_exit_ioctl", nil),
+		ev(181_500, "exceptions:page_fault_user", map[string]int64{"address": 0x5000}),
+		ev(182_000, "software:minor-faults", map[string]int64{"address": 0x5000}),
+		ev(183_000, "syscalls:sys_enter_ioctl", run),
+		ev(183_500, "kvm:kvm_page_fault", nil),
+		ev(250_000, "syscalls:sys_exit_ioctl", nil),
+		{Time: 200_000, Kind: "serial", Data: strings.Join(smallFlush(), "")},
+	})
+	var sk *Span
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*Span) bool {
+			if s := path[len(path)-1]; s.Name == "start_kernel" && track.Source == "guest" {
+				sk = s
+			}
+			return true
+		})
+	}
+	if sk == nil {
+		t.Fatalf("no guest start_kernel: %q", tr.Notes)
+	}
+	type flat struct {
+		Depth      int
+		Name       string
+		Start, End int64
+	}
+	var got []flat
+	sk.Walk(func(path []*Span) bool {
+		if s := path[len(path)-1]; s.Kind == KindHost {
+			got = append(got, flat{len(path) - 1, s.Name, s.Start, s.End})
+		}
+		return true
+	})
+	want := []flat{
+		{1, "[host] userspace exit io 0x3f8", 181_000, 183_000},
+		{2, "[host] page fault VMM or guest memory", 181_500, 182_000},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("host spans under start_kernel (-want +got):\n%s", diff)
+	}
+}
