@@ -242,22 +242,34 @@ func TestRecordMiniVMM(t *testing.T) {
 }
 
 // TestRecordStops checks the ways a recording ends early: a console line
-// matching --until, and --timeout; both stop the VMM and keep the trace.
+// matching --until, --timeout, an interrupt (Ctrl-C), and a VMM that
+// crashes mid-boot. The VMM is stopped where it still runs, and the trace
+// keeps what came before, with the reason.
 func TestRecordStops(t *testing.T) {
 	vmm := buildMiniVMM(t)
 	for _, tc := range []struct {
-		name   string
-		opt    RecordOptions
-		reason string
+		name      string
+		opt       RecordOptions
+		interrupt time.Duration // cancel the context after this long
+		reason    string
+		ioctls    []string // must be in the trace
 	}{
-		{"until", RecordOptions{Command: []string{vmm, "-delay", "300ms"}, Until: regexp.MustCompile(`^T[0-9a-f]{16}$`)}, "a console line matched"},
-		{"timeout", RecordOptions{Command: []string{vmm, "-delay", "30s"}, Timeout: 500 * time.Millisecond}, "timeout after 500ms"},
+		{name: "until", opt: RecordOptions{Command: []string{vmm, "-delay", "300ms"}, Until: regexp.MustCompile(`^T[0-9a-f]{16}$`)}, reason: "a console line matched", ioctls: []string{"KVM_CREATE_VM", "KVM_RUN"}},
+		{name: "timeout", opt: RecordOptions{Command: []string{vmm, "-delay", "30s"}, Timeout: 500 * time.Millisecond}, reason: "timeout after 500ms"},
+		{name: "interrupt", opt: RecordOptions{Command: []string{vmm, "-delay", "30s"}}, interrupt: 500 * time.Millisecond, reason: "interrupted"},
+		{name: "crash", opt: RecordOptions{Command: []string{vmm, "-crash-after", "3"}}, reason: "the VMM exited", ioctls: []string{"KVM_CREATE_VM", "KVM_RUN"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var file bytes.Buffer
 			tc.opt.Trace = &file
 			start := time.Now()
-			res, err := Record(context.Background(), tc.opt)
+			ctx := context.Background()
+			if tc.interrupt > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.interrupt)
+				defer cancel()
+			}
+			res, err := Record(ctx, tc.opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -271,8 +283,24 @@ func TestRecordStops(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "recording stopped: "+tc.reason) {
+			notes := strings.Join(tr.Notes, "\n")
+			if !strings.Contains(notes, "recording stopped: "+tc.reason) {
 				t.Errorf("notes lack the reason:\n%s", notes)
+			}
+			if tc.name == "crash" && !strings.Contains(notes, "the VMM ended with signal: killed") {
+				t.Errorf("notes lack how the VMM ended:\n%s", notes)
+			}
+			for _, name := range tc.ioctls {
+				found := false
+				for _, track := range tr.Tracks {
+					track.Walk(func(path []*trace.Span) bool {
+						found = found || path[len(path)-1].Name == name
+						return !found
+					})
+				}
+				if !found {
+					t.Errorf("the trace lost the %s before the end", name)
+				}
 			}
 		})
 	}

@@ -20,12 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func readFile(t testing.TB, path string) *trace.Trace {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr, err := trace.Read(f, trace.ReadOptions{})
+	tr, err := trace.ReadFile(path, trace.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,21 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"os"
 )
 
 // detectWindow is how much of the input detection looks at.
 const detectWindow = 64 << 10
+
+// ReadFile reads the file at path with Read.
+func ReadFile(path string, opt ReadOptions) (*Trace, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Read(f, opt)
+}
 
 // Read detects the input's format from its content and reads it. On
 // ErrNoData the returned trace still carries Skipped, to say why.

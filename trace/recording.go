@@ -608,6 +608,9 @@ func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
 		t.Notes = append(t.Notes, "partial: the recording has no end line (boottrace was killed or the file was cut); everything up to the last line is shown")
 	} else {
 		t.Notes = append(t.Notes, "recording stopped: "+end.Reason)
+		if end.Exit != "" {
+			t.Notes = append(t.Notes, "the VMM ended with "+end.Exit)
+		}
 		if end.Lost > 0 {
 			t.Notes = append(t.Notes, fmt.Sprintf("partial: %d probe events were lost to a full ring buffer", end.Lost))
 		} else {

@@ -80,11 +80,15 @@ func ioctl(fd uintptr, req uintptr, arg uintptr) (uintptr, error) {
 	return r, nil
 }
 
-var nvcpus *int
+var (
+	nvcpus     *int
+	crashAfter *int
+)
 
 func main() {
 	delay := flag.Duration("delay", 0, "wait this long before opening /dev/kvm (to attach a recorder with --pid)")
 	nvcpus = flag.Int("vcpus", 1, "number of vCPUs, each running the guest on its own thread")
+	crashAfter = flag.Int("crash-after", 0, "die by SIGKILL after this many console lines, as a crashing VMM would (0: never)")
 	flag.Parse()
 	time.Sleep(*delay)
 	if err := run(); err != nil {
@@ -168,6 +172,7 @@ func run() error {
 
 	// One OS thread per vCPU, each in its own KVM_RUN loop, as real VMMs do.
 	var mu sync.Mutex
+	lines := 0 // console lines written, under mu
 	errs := make(chan error, len(vcpus))
 	for _, v := range vcpus {
 		go func() {
@@ -192,6 +197,9 @@ func run() error {
 							if line = append(line, b); b == '\n' {
 								mu.Lock()
 								os.Stdout.Write(line)
+								if lines++; lines == *crashAfter {
+									unix.Kill(os.Getpid(), unix.SIGKILL)
+								}
 								mu.Unlock()
 								line = line[:0]
 							}
