@@ -9,6 +9,8 @@ import (
 	"maps"
 	"sort"
 	"strings"
+
+	"github.com/boottrace/boottrace/symbolize"
 )
 
 // Skip reasons of the trace file reader.
@@ -38,9 +40,10 @@ type thread struct {
 	offState int64
 	runEnd   int64  // when the last KVM_RUN returned
 	exit     string // why it returned
-	port     int64
-	lastPort bool
-	fault    *openFault // a page fault entered and not yet accounted
+	// access is the device address of the last port I/O or MMIO, named
+	// as the exit to the VMM it may cause: "io 0x3f8", "mmio 0xfeb00000".
+	access string
+	fault  *openFault // a page fault entered and not yet accounted
 }
 
 // openFault is a page fault between exceptions:page_fault_* and the
@@ -116,7 +119,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	if end != nil {
 		hdr.Clock = append(hdr.Clock, end.Clock...)
 	}
-	rb := &recBuilder{t: t, hdr: hdr, threads: map[uint32]*thread{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{}}
+	rb := &recBuilder{t: t, hdr: hdr, threads: map[uint32]*thread{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{}, syms: opt.Symbols}
 	rb.build(events, end)
 	guestStart := rb.guest(console, &consoleSkips, opt)
 	rb.setup(guestStart)
@@ -139,8 +142,12 @@ type recBuilder struct {
 	faults   map[string]int
 	// kvmFaults counts kvm:kvm_page_fault.
 	kvmFaults int
-	pio       map[int64]int
-	tscOff    *int64
+	// accesses counts port I/O and MMIO by device address; emulated
+	// counts instructions KVM emulated by guest RIP.
+	accesses map[string]int
+	emulated map[uint64]int
+	syms     *symbolize.Table
+	tscOff   *int64
 }
 
 func (rb *recBuilder) thread(tid uint32, at int64) *thread {
@@ -169,7 +176,7 @@ func (th *thread) push(s *Span) {
 
 func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
-	rb.faults, rb.pio = map[string]int{}, map[int64]int{}
+	rb.faults, rb.accesses, rb.emulated = map[string]int{}, map[string]int{}, map[uint64]int{}
 	// Faults are classified once all memory slots are known: a VMM touches
 	// guest memory before it tells KVM where it is. A timed fault becomes
 	// a span of its own; one whose end never came (it failed, or its
@@ -270,17 +277,23 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 			th.stack = th.stack[:j]
 		case "kvm:kvm_pio":
 			th := rb.thread(e.TID, e.Time)
-			th.port, th.lastPort = f["port"], true
-			rb.pio[f["port"]]++
+			th.access = fmt.Sprintf("io 0x%x", f["port"])
+			rb.accesses[fmt.Sprintf("port I/O exits on 0x%x", f["port"])]++
 		case "kvm:kvm_mmio":
+			// Grouped by page: a device's registers share one.
 			th := rb.thread(e.TID, e.Time)
-			th.lastPort = false
+			th.access = fmt.Sprintf("mmio 0x%x", f["gpa"]&^0xfff)
+			rb.accesses[fmt.Sprintf("MMIO accesses on page 0x%x", f["gpa"]&^0xfff)]++
+		case "kvm:kvm_emulate_insn":
+			rb.thread(e.TID, e.Time)
+			rb.emulated[uint64(f["rip"])]++
 		case "kvm:kvm_userspace_exit":
 			th := rb.thread(e.TID, e.Time)
 			th.exit = exitReason(f["reason"])
-			if th.exit == "io" && th.lastPort {
-				th.exit = fmt.Sprintf("io 0x%x", th.port)
+			if strings.HasPrefix(th.access, th.exit+" ") {
+				th.exit = th.access
 			}
+			th.access = ""
 		case "kvm:kvm_exit":
 			th := rb.thread(e.TID, e.Time)
 			th.push(&Span{Name: "[host] exit " + vmExitName(f["isa"], f["exit_reason"]), Kind: KindHost, Start: e.Time})
@@ -640,11 +653,14 @@ func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
 	if rb.kvmFaults > 0 {
 		counts = append(counts, fmt.Sprintf("%d KVM page faults on guest memory (kvm_page_fault), counted on the exit or KVM_RUN they happened in", rb.kvmFaults))
 	}
-	for port, n := range rb.pio {
-		counts = append(counts, fmt.Sprintf("%d port I/O exits on 0x%x", n, port))
+	for what, n := range rb.accesses {
+		counts = append(counts, fmt.Sprintf("%d %s", n, what))
 	}
 	sort.Strings(counts)
 	t.Notes = append(t.Notes, counts...)
+	if len(rb.emulated) > 0 {
+		t.Notes = append(t.Notes, rb.emulatedNote())
+	}
 }
 
 // hostInGuest copies the host's work on each vCPU — exits handled by the
@@ -715,4 +731,29 @@ func (rb *recBuilder) hostInGuest(guest []Track) {
 		}
 		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("%d host exits placed under the guest spans they interrupted (and kept on the vCPU threads)", placed))
 	}
+}
+
+// emulatedNote says how many instructions KVM emulated and where in the
+// guest most were, by symbol when the guest's symbols are given.
+func (rb *recBuilder) emulatedNote() string {
+	type at struct {
+		rip uint64
+		n   int
+	}
+	var all []at
+	total := 0
+	for rip, n := range rb.emulated {
+		all = append(all, at{rip, n})
+		total += n
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n || all[i].n == all[j].n && all[i].rip < all[j].rip })
+	var top []string
+	for _, a := range all[:min(3, len(all))] {
+		where := fmt.Sprintf("0x%x", a.rip)
+		if name, off, ok := rb.syms.Lookup(a.rip); ok {
+			where += fmt.Sprintf(" (%s+0x%x)", name, off)
+		}
+		top = append(top, fmt.Sprintf("%s %d", where, a.n))
+	}
+	return fmt.Sprintf("%d instructions emulated by KVM (kvm_emulate_insn), most at guest RIP %s", total, strings.Join(top, ", "))
 }

@@ -250,29 +250,55 @@ func readEvents(t *testing.T, h RecordingHeader, events []RecEvent) *Trace {
 	return tr
 }
 
-// TestRecordingKVMFaults checks that KVM's own faults on guest memory are
-// counted on the KVM_RUN they happened in.
-func TestRecordingKVMFaults(t *testing.T) {
+// TestRecordingKVMEvents checks what KVM's own events become: faults on
+// guest memory counted on the KVM_RUN they happened in, an MMIO exit named
+// by its device page, emulated instructions counted by guest RIP.
+func TestRecordingKVMEvents(t *testing.T) {
 	const pid = 7
+	ev := func(at int64, kind string, fields map[string]int64) RecEvent {
+		return RecEvent{Time: at, Kind: kind, TGID: pid, TID: pid, Fields: fields}
+	}
+	run := map[string]int64{"cmd": 0xae80}
 	tr := readEvents(t, RecordingHeader{PID: pid}, []RecEvent{
-		{Time: 100, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
-		{Time: 200, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: map[string]int64{"cmd": 0xae80}},
-		{Time: 300, Kind: "kvm:kvm_page_fault", TGID: pid, TID: pid},
-		{Time: 310, Kind: "kvm:kvm_page_fault", TGID: pid, TID: pid},
-		{Time: 400, Kind: "syscalls:sys_exit_ioctl", TGID: pid, TID: pid},
+		ev(100, "sched:sched_process_exec", nil),
+		ev(200, "syscalls:sys_enter_ioctl", run),
+		ev(300, "kvm:kvm_page_fault", nil),
+		ev(310, "kvm:kvm_page_fault", nil),
+		ev(320, "kvm:kvm_emulate_insn", map[string]int64{"rip": 0x8021}),
+		ev(330, "kvm:kvm_emulate_insn", map[string]int64{"rip": 0x8021}),
+		ev(340, "kvm:kvm_emulate_insn", map[string]int64{"rip": 0x9000}),
+		ev(350, "kvm:kvm_mmio", map[string]int64{"gpa": 0xfeb00070}),
+		ev(360, "kvm:kvm_userspace_exit", map[string]int64{"reason": 6}),
+		ev(400, "syscalls:sys_exit_ioctl", nil),
+		ev(500, "syscalls:sys_enter_ioctl", run),
+		ev(600, "syscalls:sys_exit_ioctl", nil),
 	})
-	var run *Span
+	var runs []*Span
+	exits := map[string]int{}
 	tr.Tracks[0].Walk(func(path []*Span) bool {
-		if s := path[len(path)-1]; s.Name == "KVM_RUN" {
-			run = s
+		switch s := path[len(path)-1]; {
+		case s.Name == "KVM_RUN":
+			runs = append(runs, s)
+		case s.Kind == KindHost:
+			exits[s.Name]++
 		}
 		return true
 	})
-	if run == nil || run.Counts["KVM page faults on guest memory"] != 2 {
-		t.Fatalf("KVM_RUN %+v: want 2 KVM page faults counted on it", run)
+	if len(runs) != 2 || runs[0].Counts["KVM page faults on guest memory"] != 2 {
+		t.Fatalf("KVM_RUNs %+v: want two, 2 KVM page faults counted on the first", runs)
 	}
-	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "2 KVM page faults on guest memory") {
-		t.Errorf("notes lack the KVM page faults:\n%s", notes)
+	if diff := cmp.Diff(map[string]int{"[host] userspace exit mmio 0xfeb00000": 1}, exits); diff != "" {
+		t.Errorf("exits (-want +got):\n%s", diff)
+	}
+	notes := strings.Join(tr.Notes, "\n")
+	for _, want := range []string{
+		"2 KVM page faults on guest memory",
+		"1 MMIO accesses on page 0xfeb00000",
+		"3 instructions emulated by KVM (kvm_emulate_insn), most at guest RIP 0x8021 2, 0x9000 1",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
 	}
 }
 
