@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -665,9 +666,9 @@ func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
 
 // hostInGuest copies the host's work on each vCPU — exits handled by the
 // VMM and VM exits handled by KVM — under the guest span it interrupted:
-// the span of the guest task that was on that vCPU's CPU then (vCPU id n
-// runs guest CPU n, as QEMU, Firecracker and cloud-hypervisor number
-// them). With one vCPU and no id, the guest's first track is used.
+// the span of the guest task that was on that vCPU's CPU then (the vCPUs
+// in id order are the guest's CPUs 0, 1, ...). With one vCPU and no id,
+// the guest's first track is used.
 func (rb *recBuilder) hostInGuest(guest []Track) {
 	var vcpus []*thread
 	for _, th := range rb.threads {
@@ -686,8 +687,20 @@ func (rb *recBuilder) hostInGuest(guest []Track) {
 			}
 		}
 	}
+	// The guest numbers its CPUs in the order of the firmware's table,
+	// which VMMs write in vCPU id order (on x86 the id is the APIC id,
+	// which may have gaps): the k-th smallest id runs guest CPU k.
+	ids := slices.Sorted(maps.Values(rb.vcpuFDs))
+	ids = slices.Compact(ids)
+	cpuOf := func(id int) int {
+		if i, ok := slices.BinarySearch(ids, id); ok {
+			return i
+		}
+		return id
+	}
 	placed := 0
 	for _, th := range vcpus {
+		cpu := cpuOf(th.vcpuID)
 		th.track.Walk(func(path []*Span) bool {
 			s := path[len(path)-1]
 			if s.Kind != KindHost {
@@ -695,7 +708,7 @@ func (rb *recBuilder) hostInGuest(guest []Track) {
 			}
 			var root *Span
 			for _, g := range guest {
-				if (len(vcpus) == 1 && th.vcpuID < 0) || g.CPUAt(s.Start) == th.vcpuID {
+				if (len(vcpus) == 1 && th.vcpuID < 0) || g.CPUAt(s.Start) == cpu {
 					if g.Start <= s.Start && s.End <= g.End {
 						root = g.Span
 						break

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -357,5 +358,63 @@ func TestRecordingHostInGuest(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("host spans under start_kernel (-want +got):\n%s", diff)
+	}
+}
+
+// TestRecordingVCPUOrder checks that vCPU ids with a gap (x86 APIC ids
+// 0 and 4, as a VMM lays out a topology) still map to guest CPUs 0 and 1:
+// the exit of vCPU 4 lands under the span that ran on guest CPU 1.
+func TestRecordingVCPUOrder(t *testing.T) {
+	const pid = 1
+	on := func(tid uint32, at int64, kind string, fields map[string]int64) RecEvent {
+		return RecEvent{Time: at, Kind: kind, TGID: pid, TID: tid, Fields: fields}
+	}
+	create, run := int64(0xae41), int64(0xae80)
+	var flush []string
+	recs := []string{
+		"0 I 0 0 3e8 0 x86_64_start_kernel",
+		"1 B 0 0 44c 0 start_kernel",
+		"2 E 0 0 1388 0 start_kernel",
+		"3 B 1 20 1770 0 start_secondary", // TSC 6000-10000 on CPU 1
+		"4 E 1 20 2710 0 start_secondary",
+		"5 I 0 1 5208 0 run_init_process",
+	}
+	flush = append(flush, btLine(fmt.Sprintf("H 1 6.1.0 1000000 2 %d 0", len(recs))))
+	for _, r := range recs {
+		flush = append(flush, btLine(r))
+	}
+	flush = append(flush, btLine(fmt.Sprintf("Z %d 5000", len(recs))))
+	// The guest (TSC 1000-21000 at 1 GHz) arrives at 200 µs: it is placed
+	// at [180, 200] µs, start_secondary at [185, 189] µs.
+	tr := readEvents(t, RecordingHeader{PID: pid}, []RecEvent{
+		on(pid, 0, "sched:sched_process_exec", nil),
+		on(pid, 100, "syscalls:sys_enter_ioctl", map[string]int64{"cmd": create, "arg": 0}),
+		on(pid, 200, "syscalls:sys_exit_ioctl", map[string]int64{"ret": 10}),
+		on(pid, 300, "syscalls:sys_enter_ioctl", map[string]int64{"cmd": create, "arg": 4}),
+		on(pid, 400, "syscalls:sys_exit_ioctl", map[string]int64{"ret": 11}),
+		on(2, 170_000, "syscalls:sys_enter_ioctl", map[string]int64{"cmd": run, "fd": 10}),
+		on(3, 170_000, "syscalls:sys_enter_ioctl", map[string]int64{"cmd": run, "fd": 11}),
+		on(3, 185_900, "kvm:kvm_pio", map[string]int64{"port": 0x3f8}),
+		on(3, 185_950, "kvm:kvm_userspace_exit", map[string]int64{"reason": 2}),
+		on(3, 186_000, "syscalls:sys_exit_ioctl", nil),
+		on(3, 187_000, "syscalls:sys_enter_ioctl", map[string]int64{"cmd": run, "fd": 11}),
+		on(2, 250_000, "syscalls:sys_exit_ioctl", nil),
+		on(3, 250_000, "syscalls:sys_exit_ioctl", nil),
+		{Time: 200_000, Kind: "serial", Data: strings.Join(flush, "")},
+	})
+	var under []string
+	for _, track := range tr.Tracks {
+		if track.Source != "guest" {
+			continue
+		}
+		track.Walk(func(path []*Span) bool {
+			if s := path[len(path)-1]; s.Kind == KindHost {
+				under = append(under, path[len(path)-2].Name+" > "+s.Name)
+			}
+			return true
+		})
+	}
+	if diff := cmp.Diff([]string{"start_secondary > [host] userspace exit io 0x3f8"}, under); diff != "" {
+		t.Errorf("host exits in the guest (-want +got):\n%s", diff)
 	}
 }
