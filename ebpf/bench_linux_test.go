@@ -25,6 +25,32 @@ func ioctlLoop(b *testing.B, fd uintptr) {
 	}
 }
 
+// faultLoop takes one page fault per iteration: it writes to a page not
+// yet mapped in an anonymous region, dropping the region's pages when all
+// were touched.
+func faultLoop(b *testing.B) {
+	const size = 64 << 20
+	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	page := os.Getpagesize()
+	off := 0
+	for b.Loop() {
+		if off == size {
+			b.StopTimer()
+			if err := unix.Madvise(mem, unix.MADV_DONTNEED); err != nil {
+				b.Fatal(err)
+			}
+			off = 0
+			b.StartTimer()
+		}
+		mem[off] = 1
+		off += page
+	}
+}
+
 // BenchmarkIoctl measures what the probes cost the VMM: the same ioctl
 // loop without probes and with them following the process (two events per
 // ioctl, read and written to a trace file as boottrace record does).
@@ -36,52 +62,64 @@ func BenchmarkIoctl(b *testing.B) {
 	}
 	defer kvm.Close()
 	b.Run("no-probes", func(b *testing.B) { ioctlLoop(b, kvm.Fd()) })
-	b.Run("probes", func(b *testing.B) {
-		p, err := Load()
-		if errors.Is(err, ErrPrivileges) {
-			b.Skip(err)
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer p.Close()
-		if err := p.Follow(uint32(os.Getpid())); err != nil {
-			b.Fatal(err)
-		}
-		var file bytes.Buffer
-		w, err := trace.NewRecordingWriter(&file, trace.RecordingHeader{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var events atomic.Int64
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				ev, err := p.Read()
-				if errors.Is(err, ringbuf.ErrClosed) {
-					return
-				}
-				if err == nil {
-					events.Add(1)
-					w.Write(trace.RecEvent{Time: ev.Time, Kind: ev.Kind.String(), TGID: ev.TGID, TID: ev.TID, CPU: ev.CPU, Fields: ev.Fields})
-				}
+	b.Run("probes", func(b *testing.B) { withProbes(b, func(b *testing.B) { ioctlLoop(b, kvm.Fd()) }) })
+}
+
+// BenchmarkPageFault measures what the probes cost a page fault of the
+// VMM: the exception tracepoint at its start and the minor-faults event at
+// its end, two events per fault.
+func BenchmarkPageFault(b *testing.B) {
+	b.Run("no-probes", faultLoop)
+	b.Run("probes", func(b *testing.B) { withProbes(b, faultLoop) })
+}
+
+// withProbes runs loop with the probes following this process, its events
+// read and written to a trace file as boottrace record does.
+func withProbes(b *testing.B, loop func(b *testing.B)) {
+	p, err := Load()
+	if errors.Is(err, ErrPrivileges) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Follow(uint32(os.Getpid())); err != nil {
+		b.Fatal(err)
+	}
+	var file bytes.Buffer
+	w, err := trace.NewRecordingWriter(&file, trace.RecordingHeader{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var events atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			ev, err := p.Read()
+			if errors.Is(err, ringbuf.ErrClosed) {
+				return
 			}
-		}()
-		ioctlLoop(b, kvm.Fd())
-		b.StopTimer()
-		lost, _, err := p.Counters()
-		if err != nil {
-			b.Fatal(err)
+			if err == nil {
+				events.Add(1)
+				w.Write(trace.RecEvent{Time: ev.Time, Kind: ev.Kind.String(), TGID: ev.TGID, TID: ev.TID, CPU: ev.CPU, Fields: ev.Fields})
+			}
 		}
-		p.Close()
-		<-done
-		w.Flush()
-		n := events.Load()
-		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
-		b.ReportMetric(float64(lost), "lost")
-		if n > 0 {
-			b.ReportMetric(float64(file.Len())/float64(n), "bytes/event")
-		}
-	})
+	}()
+	loop(b)
+	b.StopTimer()
+	lost, _, err := p.Counters()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Close()
+	<-done
+	w.Flush()
+	n := events.Load()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(lost), "lost")
+	if n > 0 {
+		b.ReportMetric(float64(file.Len())/float64(n), "bytes/event")
+	}
 }
