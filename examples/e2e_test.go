@@ -184,6 +184,31 @@ func testBootTraceUP(t *testing.T, version string) {
 	if d := sleep.Duration(); d < 9e6 || d > 40e6 {
 		t.Errorf("msleep in ip_auto_config took %d ns, want about 10 ms", d)
 	}
+	checkSamplesName(t, tr)
+}
+
+// checkSamplesName checks that timer-tick samples name the time no record
+// covers: once the timer runs (in kernel_init_freeable), no span of 50 ms
+// or more keeps over half of its time unnamed. (Under TCG, for one, the
+// local APIC timer's calibration takes most of smp_init.)
+func checkSamplesName(t *testing.T, tr *trace.Trace) {
+	t.Helper()
+	samples := 0
+	for _, path := range find(tr, "kernel_init_freeable") {
+		path[len(path)-1].Walk(func(p []*trace.Span) bool {
+			s := p[len(p)-1]
+			if s.Kind == trace.KindSample {
+				samples++
+			}
+			if s.Kind != trace.KindWait && s.Kind != trace.KindSample && s.Duration() >= 50e6 && s.Self() > s.Duration()/2 {
+				t.Errorf("%s: %s of its %s not named", s.Name, trace.FormatDuration(s.Self()), trace.FormatDuration(s.Duration()))
+			}
+			return true
+		})
+	}
+	if samples == 0 {
+		t.Error("no timer-tick sample in kernel_init_freeable")
+	}
 }
 
 func TestBootTraceSMP(t *testing.T) {

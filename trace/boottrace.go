@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -236,7 +237,7 @@ func parseRecord(f []string) (bootRecord, bool) {
 			return bootRecord{}, false
 		}
 	}
-	if r.seq < 0 || r.seq >= maxBootRecords || r.cpu < 0 || r.cpu > 1<<16 || !strings.ContainsRune("BEFGIWX", rune(r.kind)) {
+	if r.seq < 0 || r.seq >= maxBootRecords || r.cpu < 0 || r.cpu > 1<<16 || !strings.ContainsRune("BEFGIWXS", rune(r.kind)) {
 		return bootRecord{}, false
 	}
 	if f[6] != "-" {
@@ -324,7 +325,8 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 		return k
 	}
 	var last int64
-	jumps := 0
+	jumps, samples := 0, 0
+	period := samplePeriod(recs, tsc0, hdr.TSCkHz)
 	frame := func(addr uint64) symbolize.Frame {
 		f := syms.Resolve("0x" + strconv.FormatUint(addr, 16))
 		f.Func = CleanName(f.Func)
@@ -352,6 +354,7 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 			tracks[k] = tr
 			order = append(order, k)
 		}
+		prev := tr.End // this task's previous record
 		tr.End = max(tr.End, at)
 		if n := len(onCPU[k]); n == 0 || onCPU[k][n-1].CPU != r.cpu {
 			onCPU[k] = append(onCPU[k], CPUAt{Time: at, CPU: r.cpu})
@@ -389,6 +392,29 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 				push(&Span{Name: f.Func, Kind: KindFrame, Start: at, File: f.File, Line: f.Line})
 			}
 			push(&Span{Name: CleanName(r.name), Kind: KindWait, Start: at})
+		case 'S':
+			// A timer tick's sample stands for the time since this task's
+			// previous record or sample, within the open span's own time,
+			// up to two tick periods (ticks come late, but not much later,
+			// and before interrupts are on there are none). Samples in
+			// the span's own function are its self time already.
+			f := frame(r.addr)
+			if f.Func == parent.Name {
+				break
+			}
+			samples++
+			start := max(at-2*period, prev, parent.Start)
+			if n := len(parent.Children); n > 0 {
+				c := parent.Children[n-1]
+				if c.Kind == KindSample && c.Name == f.Func && c.End >= start {
+					c.End = at // the same function, tick after tick
+					break
+				}
+				start = max(start, c.End)
+			}
+			if start < at {
+				parent.Children = append(parent.Children, &Span{Name: f.Func, Kind: KindSample, Start: start, End: at, File: f.File, Line: f.Line})
+			}
 		case 'E', 'G', 'X':
 			begin := map[byte]byte{'E': 'B', 'G': 'F', 'X': 'W'}[r.kind]
 			j := len(st) - 1
@@ -427,6 +453,9 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 	if jumps > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d records dropped for a TSC out of range", jumps))
 	}
+	if samples > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("%d timer-tick samples (a tick every %s) name the code running where no record did; each stands for the time since the task's record or sample before, up to two ticks", samples, FormatDuration(period)))
+	}
 	if unfinished > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d spans began but never ended in the trace; they end where it does", unfinished))
 	}
@@ -455,6 +484,8 @@ func fixEnds(s *Span) int64 {
 
 func markText(r bootRecord, frame func(uint64) symbolize.Frame) string {
 	switch r.kind {
+	case 'S':
+		return "tick in " + frame(r.addr).Func
 	case 'E', 'X':
 		return "end " + r.name
 	case 'F':
@@ -497,4 +528,42 @@ func (c *bootCollector) ordered() []bootRecord {
 		out[i] = c.recs[s]
 	}
 	return out
+}
+
+// defaultSamplePeriod is the tick of HZ=250, for a trace with too few
+// samples to measure it.
+const defaultSamplePeriod = 4_000_000
+
+// samplePeriod measures the timer tick from the samples: the common short
+// interval between two samples on one CPU (ticks the kernel did not sample,
+// idle ones, make longer intervals).
+func samplePeriod(recs []bootRecord, tsc0, khz uint64) int64 {
+	last := map[int]int64{}
+	var d []int64
+	for _, r := range recs {
+		if r.kind != 'S' || r.tsc < tsc0 {
+			continue
+		}
+		at := cyclesToNs(r.tsc-tsc0, khz)
+		if p, ok := last[r.cpu]; ok && at > p {
+			d = append(d, at-p)
+		}
+		last[r.cpu] = at
+	}
+	if len(d) == 0 {
+		return defaultSamplePeriod
+	}
+	// The interval most others are close to (within a quarter): a
+	// sliding window over the sorted intervals.
+	slices.Sort(d)
+	best, bestN, j := 0, 0, 0
+	for i := range d {
+		for j < len(d) && d[j] <= d[i]+d[i]/4 {
+			j++
+		}
+		if j-i > bestN {
+			best, bestN = i, j-i
+		}
+	}
+	return d[best+bestN/2]
 }

@@ -100,6 +100,55 @@ func TestReadBootTrace(t *testing.T) {
 	}
 }
 
+// TestBootTraceSamples checks timer-tick samples: each stands for the
+// tick before it inside the open span, consecutive ones in the same
+// function make one frame, and ones in the span's own function stay its
+// self time.
+func TestBootTraceSamples(t *testing.T) {
+	syms, err := symbolize.ReadSystemMap(strings.NewReader(smallFlushMap + `ffffffff81000400 t calibrate_APIC_clock
+ffffffff81000500 t other
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []string{
+		"0 I 0 0 3e8 0 x86_64_start_kernel", // 1000
+		"1 B 0 0 44c 0 start_kernel",        // 1100
+		"2 F 0 0 7d0 ffffffff81000100 -",    // 2000: ip_auto_config begins
+		"3 G 0 0 898 ffffffff81000100 -",    // 2200: and returns
+		"4 S 0 0 13ec ffffffff81000410 -",   // 5100: calibrate_APIC_clock
+		"5 S 0 0 238c ffffffff81000420 -",   // 9100: calibrate_APIC_clock
+		"6 S 0 0 332c ffffffff81000510 -",   // 13100: other
+		"7 S 0 0 3a98 ffffffff81000100 -",   // 15000: ip_auto_config's code, not in it: a frame
+		"8 E 0 0 4268 0 start_kernel",       // 17000
+		"9 I 0 1 4650 0 run_init_process",   // 18000
+	}
+	lines := []string{btLine(fmt.Sprintf("H 1 6.1.0 1000000 1 %d 0", len(recs)))}
+	for _, r := range recs {
+		lines = append(lines, btLine(r))
+	}
+	lines = append(lines, btLine(fmt.Sprintf("Z %d 5000", len(recs))))
+	tr, err := Read(strings.NewReader(strings.Join(lines, "")), ReadOptions{Symbols: syms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ticks every 4 µs (the intervals are 4000, 4000 and 1900 ns).
+	want := shape{Name: "kernel", Kind: "track", Start: 0, End: 17000, Children: []shape{
+		{Name: "start_kernel", Kind: "phase", Start: 100, End: 16000, Children: []shape{
+			{Name: "ip_auto_config", Kind: "initcall", Start: 1000, End: 1200},
+			{Name: "calibrate_APIC_clock", Kind: "sample", Start: 1200, End: 8100},
+			{Name: "other", Kind: "sample", Start: 8100, End: 12100},
+			{Name: "ip_auto_config", Kind: "sample", Start: 12100, End: 14000},
+		}},
+	}}
+	if diff := cmp.Diff(want, shapeOf(tr.Tracks[0].Span)); diff != "" {
+		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "4 timer-tick samples (a tick every 4.0 µs)") {
+		t.Errorf("notes lack the samples:\n%s", notes)
+	}
+}
+
 func TestReadBootTraceDamaged(t *testing.T) {
 	base := smallFlush()
 	corrupt := func(l string) string { return strings.Replace(l, "msleep", "msleeq", 1) }

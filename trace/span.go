@@ -24,9 +24,10 @@ const (
 	KindIoctl                // an ioctl of the VMM (KVM_RUN, KVM_CREATE_VM, ...)
 	KindHost                 // host work inside a guest or VMM span: "[host] ..."
 	KindOffCPU               // a thread not running: "[off-cpu] ..."
+	KindSample               // code a timer tick found running, named by function
 )
 
-var kindNames = [...]string{"track", "phase", "level", "initcall", "probe", "wait", "line", "frame", "ioctl", "host", "off-cpu"}
+var kindNames = [...]string{"track", "phase", "level", "initcall", "probe", "wait", "line", "frame", "ioctl", "host", "off-cpu", "sample"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
