@@ -184,14 +184,16 @@ func testBootTraceUP(t *testing.T, version string) {
 	if d := sleep.Duration(); d < 9e6 || d > 40e6 {
 		t.Errorf("msleep in ip_auto_config took %d ns, want about 10 ms", d)
 	}
-	checkSamplesName(t, tr)
+	checkSamplesName(t, tr, true)
 }
 
-// checkSamplesName checks that timer-tick samples name the time no record
-// covers: once the timer runs (in kernel_init_freeable), no span of 50 ms
-// or more keeps over half of its time unnamed. (Under TCG, for one, the
-// local APIC timer's calibration takes most of smp_init.)
-func checkSamplesName(t *testing.T, tr *trace.Trace) {
+// checkSamplesName checks that there are timer-tick samples once the timer
+// runs (in kernel_init_freeable) and, with strict, that they name the time
+// no record covers: no span of 50 ms or more keeps over half of its time
+// unnamed. (Under TCG, for one, the local APIC timer's calibration takes
+// most of smp_init.) With several CPUs that does not hold: a task asleep
+// in a wait with no hook (on a mutex, say) is sampled on no CPU.
+func checkSamplesName(t *testing.T, tr *trace.Trace, strict bool) {
 	t.Helper()
 	samples := 0
 	for _, path := range find(tr, "kernel_init_freeable") {
@@ -200,7 +202,7 @@ func checkSamplesName(t *testing.T, tr *trace.Trace) {
 			if s.Kind == trace.KindSample {
 				samples++
 			}
-			if s.Kind != trace.KindWait && s.Kind != trace.KindSample && s.Duration() >= 50e6 && s.Self() > s.Duration()/2 {
+			if strict && s.Kind != trace.KindWait && s.Kind != trace.KindSample && s.Duration() >= 50e6 && s.Self() > s.Duration()/2 {
 				t.Errorf("%s: %s of its %s not named", s.Name, trace.FormatDuration(s.Self()), trace.FormatDuration(s.Duration()))
 			}
 			return true
@@ -244,6 +246,7 @@ func TestBootTraceSMP(t *testing.T) {
 			t.Errorf("%s without its caller: %v", path[len(path)-1].Name, names(path))
 		}
 	}
+	checkSamplesName(t, tr, false)
 }
 
 func names(path []*trace.Span) []string {
