@@ -516,7 +516,8 @@ func tscRange(recs []bootRecord, khz uint64) (first, last uint64) {
 	return first, last
 }
 
-// ordered returns the collected records in sequence order.
+// ordered returns the collected records in sequence order, without
+// samples after the boot's end.
 func (c *bootCollector) ordered() []bootRecord {
 	seqs := make([]int, 0, len(c.recs))
 	for s := range c.recs {
@@ -526,6 +527,11 @@ func (c *bootCollector) ordered() []bootRecord {
 	out := make([]bootRecord, len(seqs))
 	for i, s := range seqs {
 		out[i] = c.recs[s]
+	}
+	// A tick can be sampled between the boot's last record and the start
+	// of the flush: after the boot, so not part of it.
+	for c.ended && len(out) > 1 && out[len(out)-1].kind == 'S' {
+		out = out[:len(out)-1]
 	}
 	return out
 }

@@ -121,7 +121,8 @@ ffffffff81000500 t other
 		"6 S 0 0 332c ffffffff81000510 -",   // 13100: other
 		"7 S 0 0 3a98 ffffffff81000100 -",   // 15000: ip_auto_config's code, not in it: a frame
 		"8 E 0 0 4268 0 start_kernel",       // 17000
-		"9 I 0 1 4650 0 run_init_process",   // 18000
+		"9 I 0 1 4650 0 run_init_process",   // 18000: the boot ends
+		"10 S 0 1 4a38 ffffffff81000500 -",  // 19000: a tick before the flush
 	}
 	lines := []string{btLine(fmt.Sprintf("H 1 6.1.0 1000000 1 %d 0", len(recs)))}
 	for _, r := range recs {
@@ -143,6 +144,9 @@ ffffffff81000500 t other
 	}}
 	if diff := cmp.Diff(want, shapeOf(tr.Tracks[0].Span)); diff != "" {
 		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+	if last := tr.Marks[len(tr.Marks)-1].Text; last != "run_init_process" {
+		t.Errorf("the boot ends at %q, want run_init_process (the tick after it is not part of it)", last)
 	}
 	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "4 timer-tick samples (a tick every 4.0 µs)") {
 		t.Errorf("notes lack the samples:\n%s", notes)
