@@ -24,6 +24,8 @@ type RecordOptions struct {
 	Timeout time.Duration
 	// KeepRunning leaves the VMM running when the recording stops early.
 	KeepRunning bool
+	// Progress, if set, is told when the recording begins.
+	Progress io.Writer
 }
 
 // RecordResult says how a recording went.

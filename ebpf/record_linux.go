@@ -108,6 +108,9 @@ func Record(ctx context.Context, opt RecordOptions) (res RecordResult, err error
 		killGated(cmd, release)
 		return res, fmt.Errorf("write trace: %w", err)
 	}
+	if opt.Progress != nil {
+		fmt.Fprintf(opt.Progress, "boottrace: recording pid %d with %d of %d probes; Ctrl-C stops\n", pid, len(p.Attached), len(p.Attached)+len(p.Missing))
+	}
 	if release != nil {
 		release.Write([]byte("go\n"))
 		release.Close()

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -81,7 +83,7 @@ needed. It changes no global tracing switch.`,
 			res, err := ebpf.Record(ctx, ebpf.RecordOptions{
 				Command: args, PID: pid, Trace: f,
 				Console: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(), Stderr: cmd.ErrOrStderr(),
-				Until: re, Timeout: timeout,
+				Until: re, Timeout: timeout, Progress: cmd.ErrOrStderr(),
 			})
 			if cerr := f.Close(); err == nil && cerr != nil {
 				err = fmt.Errorf("write %s: %w", out, cerr)
@@ -92,13 +94,14 @@ needed. It changes no global tracing switch.`,
 			e := cmd.ErrOrStderr()
 			fmt.Fprintf(e, "boottrace: recorded %d events to %s (%s); lost %d\n", res.Events, out, res.Reason, res.Lost)
 			var fired []string
-			for k, v := range res.Fired {
-				fired = append(fired, fmt.Sprintf("%s=%d", k, v))
+			for _, k := range slices.Sorted(maps.Keys(res.Fired)) {
+				fired = append(fired, fmt.Sprintf("%s=%d", k, res.Fired[k]))
 			}
 			fmt.Fprintf(e, "boottrace: fired: %s\n", strings.Join(fired, " "))
-			for k, why := range res.Missing {
-				fmt.Fprintf(e, "boottrace: not attached: %s (%s)\n", k, why)
+			for _, k := range slices.Sorted(maps.Keys(res.Missing)) {
+				fmt.Fprintf(e, "boottrace: not attached: %s (%s)\n", k, res.Missing[k])
 			}
+			fmt.Fprintf(e, "boottrace: see it with: boottrace flame --chart -o boot.svg %s (add --system-map for guest symbols)\n", out)
 			return nil
 		},
 	}
