@@ -188,11 +188,14 @@ func testBootTraceUP(t *testing.T, version string) {
 }
 
 // checkSamplesName checks that there are timer-tick samples once the timer
-// runs (in kernel_init_freeable) and, with strict, that they name the time
-// no record covers: no span of 50 ms or more keeps over half of its time
-// unnamed. (Under TCG, for one, the local APIC timer's calibration takes
-// most of smp_init.) With several CPUs that does not hold: a task asleep
-// in a wait with no hook (on a mutex, say) is sampled on no CPU.
+// runs (in kernel_init_freeable) and, with strict, that samples and
+// kernel_init's off-CPU records name the time no other record covers: no
+// span of 50 ms or more keeps over half of its time unnamed. (Under TCG,
+// for one, the local APIC timer's calibration takes most of smp_init.)
+// Not strict where records are dense: a sample names only the time since
+// the record before it, so a span whose own time is spread over hundreds
+// of short gaps between waits (pty_init creating devices on two CPUs)
+// keeps most of it unnamed at 4 ms ticks.
 func checkSamplesName(t *testing.T, tr *trace.Trace, strict bool) {
 	t.Helper()
 	samples := 0
@@ -202,7 +205,7 @@ func checkSamplesName(t *testing.T, tr *trace.Trace, strict bool) {
 			if s.Kind == trace.KindSample {
 				samples++
 			}
-			if strict && s.Kind != trace.KindWait && s.Kind != trace.KindSample && s.Duration() >= 50e6 && s.Self() > s.Duration()/2 {
+			if strict && s.Kind != trace.KindWait && s.Kind != trace.KindOffCPU && s.Kind != trace.KindSample && s.Duration() >= 50e6 && s.Self() > s.Duration()/2 {
 				t.Errorf("%s: %s of its %s not named", s.Name, trace.FormatDuration(s.Self()), trace.FormatDuration(s.Duration()))
 			}
 			return true

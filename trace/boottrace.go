@@ -386,12 +386,17 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 			push(&Span{Name: f.Func, Kind: KindInitcall, Start: at, File: f.File, Line: f.Line})
 		case 'W':
 			// The waiter's caller is a frame of its own, unless it is the
-			// span already open (an initcall that sleeps itself).
-			f := frame(r.addr)
-			if parent.Name != f.Func {
+			// span already open (an initcall that sleeps itself), or a
+			// wait that already says who called (the scheduler's records
+			// of kernel_init going off the CPU inside msleep, say).
+			name, kind := CleanName(r.name), KindWait
+			if off, ok := offCPUNames[r.name]; ok {
+				name, kind = off, KindOffCPU
+			}
+			if f := frame(r.addr); r.addr != 0 && parent.Name != f.Func && parent.Kind != KindWait {
 				push(&Span{Name: f.Func, Kind: KindFrame, Start: at, File: f.File, Line: f.Line})
 			}
-			push(&Span{Name: CleanName(r.name), Kind: KindWait, Start: at})
+			push(&Span{Name: name, Kind: kind, Start: at})
 		case 'S':
 			// A timer tick's sample stands for the time since this task's
 			// previous record or sample, within the open span's own time,
@@ -535,6 +540,10 @@ func (c *bootCollector) ordered() []bootRecord {
 	}
 	return out
 }
+
+// offCPUNames names the waits the scheduler records for kernel_init
+// going off the CPU, as the host's off-CPU spans are named.
+var offCPUNames = map[string]string{"sleep": "[off-cpu] sleeping", "preempt": "[off-cpu] preempted"}
 
 // defaultSamplePeriod is the tick of HZ=250, for a trace with too few
 // samples to measure it.

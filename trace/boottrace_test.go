@@ -153,6 +153,53 @@ ffffffff81000500 t other
 	}
 }
 
+// TestBootTraceOffCPU checks the scheduler's records of kernel_init off
+// the CPU: inside a hooked wait they need no caller frame, elsewhere the
+// code that blocked is one; a preemption has none.
+func TestBootTraceOffCPU(t *testing.T) {
+	syms, err := symbolize.ReadSystemMap(strings.NewReader(smallFlushMap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []string{
+		"0 I 0 0 3e8 0 x86_64_start_kernel",    // 1000
+		"1 F 0 1 7d0 ffffffff81000100 -",       // 2000: ip_auto_config
+		"2 W 0 1 834 ffffffff81000110 msleep",  // 2100
+		"3 W 0 1 898 ffffffff81000120 sleep",   // 2200: blocked inside msleep
+		"4 X 0 1 2ee0 0 sleep",                 // 12000
+		"5 X 0 1 2f44 ffffffff81000110 msleep", // 12100
+		"6 W 0 1 32c8 ffffffff81000310 sleep",  // 13000: blocked in helper
+		"7 X 0 1 36b0 0 sleep",                 // 14000
+		"8 W 0 1 38a4 0 preempt",               // 14500
+		"9 X 0 1 3a98 0 preempt",               // 15000
+		"10 G 0 1 3e80 ffffffff81000100 -",     // 16000
+		"11 I 0 1 4268 0 run_init_process",     // 17000
+	}
+	lines := []string{btLine(fmt.Sprintf("H 1 6.1.0 1000000 1 %d 0", len(recs)))}
+	for _, r := range recs {
+		lines = append(lines, btLine(r))
+	}
+	lines = append(lines, btLine(fmt.Sprintf("Z %d 5000", len(recs))))
+	tr, err := Read(strings.NewReader(strings.Join(lines, "")), ReadOptions{Symbols: syms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := shape{Name: "kernel", Kind: "track", Start: 0, End: 16000, Children: []shape{
+		{Name: "ip_auto_config", Kind: "initcall", Start: 1000, End: 15000, Children: []shape{
+			{Name: "msleep", Kind: "wait", Start: 1100, End: 11100, Children: []shape{
+				{Name: "[off-cpu] sleeping", Kind: "off-cpu", Start: 1200, End: 11000},
+			}},
+			{Name: "helper", Kind: "frame", Start: 12000, End: 13000, Children: []shape{
+				{Name: "[off-cpu] sleeping", Kind: "off-cpu", Start: 12000, End: 13000},
+			}},
+			{Name: "[off-cpu] preempted", Kind: "off-cpu", Start: 13500, End: 14000},
+		}},
+	}}
+	if diff := cmp.Diff(want, shapeOf(tr.Tracks[0].Span)); diff != "" {
+		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+}
+
 func TestReadBootTraceDamaged(t *testing.T) {
 	base := smallFlush()
 	corrupt := func(l string) string { return strings.Replace(l, "msleep", "msleeq", 1) }
