@@ -17,6 +17,16 @@ func btLine(payload string) string {
 	return fmt.Sprintf("[    1.000000] BOOT_TRACE %s *%08x\n", payload, crc32.ChecksumIEEE([]byte(payload)))
 }
 
+// flushLines is a flush of recs (at 1 GHz) by a kernel with cpus CPUs:
+// header, records, end.
+func flushLines(cpus int, recs []string) []string {
+	lines := []string{btLine(fmt.Sprintf("H 1 6.1.0 1000000 %d %d 0", cpus, len(recs)))}
+	for _, r := range recs {
+		lines = append(lines, btLine(r))
+	}
+	return append(lines, btLine(fmt.Sprintf("Z %d 5000", len(recs))))
+}
+
 // smallFlush is a boot at 1 GHz (1 cycle = 1 ns): start_kernel with an
 // initcall that sleeps in msleep, called by the initcall itself, and one
 // that waits in rcu_barrier called from a helper.
@@ -124,12 +134,7 @@ ffffffff81000500 t other
 		"9 I 0 1 4650 0 run_init_process",   // 18000: the boot ends
 		"10 S 0 1 4a38 ffffffff81000500 -",  // 19000: a tick before the flush
 	}
-	lines := []string{btLine(fmt.Sprintf("H 1 6.1.0 1000000 1 %d 0", len(recs)))}
-	for _, r := range recs {
-		lines = append(lines, btLine(r))
-	}
-	lines = append(lines, btLine(fmt.Sprintf("Z %d 5000", len(recs))))
-	tr, err := Read(strings.NewReader(strings.Join(lines, "")), ReadOptions{Symbols: syms})
+	tr, err := Read(strings.NewReader(strings.Join(flushLines(1, recs), "")), ReadOptions{Symbols: syms})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,12 +180,7 @@ func TestBootTraceOffCPU(t *testing.T) {
 		"10 G 0 1 3e80 ffffffff81000100 -",     // 16000
 		"11 I 0 1 4268 0 run_init_process",     // 17000
 	}
-	lines := []string{btLine(fmt.Sprintf("H 1 6.1.0 1000000 1 %d 0", len(recs)))}
-	for _, r := range recs {
-		lines = append(lines, btLine(r))
-	}
-	lines = append(lines, btLine(fmt.Sprintf("Z %d 5000", len(recs))))
-	tr, err := Read(strings.NewReader(strings.Join(lines, "")), ReadOptions{Symbols: syms})
+	tr, err := Read(strings.NewReader(strings.Join(flushLines(1, recs), "")), ReadOptions{Symbols: syms})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -370,7 +369,6 @@ func TestRecordingVCPUOrder(t *testing.T) {
 		return RecEvent{Time: at, Kind: kind, TGID: pid, TID: tid, Fields: fields}
 	}
 	create, run := int64(0xae41), int64(0xae80)
-	var flush []string
 	recs := []string{
 		"0 I 0 0 3e8 0 x86_64_start_kernel",
 		"1 B 0 0 44c 0 start_kernel",
@@ -379,11 +377,7 @@ func TestRecordingVCPUOrder(t *testing.T) {
 		"4 E 1 20 2710 0 start_secondary",
 		"5 I 0 1 5208 0 run_init_process",
 	}
-	flush = append(flush, btLine(fmt.Sprintf("H 1 6.1.0 1000000 2 %d 0", len(recs))))
-	for _, r := range recs {
-		flush = append(flush, btLine(r))
-	}
-	flush = append(flush, btLine(fmt.Sprintf("Z %d 5000", len(recs))))
+	flush := flushLines(2, recs)
 	// The guest (TSC 1000-21000 at 1 GHz) arrives at 200 µs: it is placed
 	// at [180, 200] µs, start_secondary at [185, 189] µs.
 	tr := readEvents(t, RecordingHeader{PID: pid}, []RecEvent{
