@@ -55,6 +55,32 @@ func TestLineSplitterMatchesReader(t *testing.T) {
 	}
 }
 
+// readStreamed reads the trace file write writes, as it is written, and
+// returns the largest heap seen each time write calls measure (after a
+// garbage collection: what the reader holds).
+func readStreamed(t *testing.T, write func(w *RecordingWriter, measure func())) (*Trace, uint64) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	var peak uint64
+	go func() {
+		w, _ := NewRecordingWriter(pw, RecordingHeader{PID: 1})
+		w.Write(RecEvent{Time: 1000, Kind: "sched:sched_process_exec", TGID: 1, TID: 1})
+		write(w, func() {
+			w.Flush()
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		})
+		pw.CloseWithError(w.Flush())
+	}()
+	tr, err := Read(pr, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, peak
+}
+
 // TestRecordingConsoleMemoryBounded reads a recording whose guest printed
 // 64 MB on its console before the BOOT_TRACE flush: the heap must not grow
 // with the console.
@@ -62,31 +88,18 @@ func TestRecordingConsoleMemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 64 MB")
 	}
-	pr, pw := io.Pipe()
-	var peak uint64
-	go func() {
-		w, _ := NewRecordingWriter(pw, RecordingHeader{PID: 1})
-		w.Write(RecEvent{Time: 1000, Kind: "sched:sched_process_exec", TGID: 1, TID: 1})
+	tr, peak := readStreamed(t, func(w *RecordingWriter, measure func()) {
 		chunk := strings.Repeat("[    1.000000] a guest that prints a lot\n", 100)
 		at := int64(2000)
 		for written := 0; written < 64<<20; written += len(chunk) {
 			w.Write(RecEvent{Time: at, Kind: "serial", Data: chunk})
 			at++
 			if written%(8<<20) < len(chunk) {
-				w.Flush()
-				runtime.GC()
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				peak = max(peak, ms.HeapAlloc)
+				measure()
 			}
 		}
 		w.Write(RecEvent{Time: at + 1e6, Kind: "serial", Data: strings.Join(smallFlush(), "")})
-		pw.CloseWithError(w.Flush())
-	}()
-	tr, err := Read(pr, ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if peak > 32<<20 {
 		t.Errorf("heap reached %d MB reading a 64 MB console", peak>>20)
 	}
@@ -96,5 +109,29 @@ func TestRecordingConsoleMemoryBounded(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the BOOT_TRACE flush after the noise was not read: %q", tr.Notes)
+	}
+}
+
+// TestRecordingEventsMemoryBounded reads a recording of 500,000 probe
+// events: they are built in time order as they come, so the heap must not
+// grow with their number (it held every event before).
+func TestRecordingEventsMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 500,000 events")
+	}
+	tr, peak := readStreamed(t, func(w *RecordingWriter, measure func()) {
+		for i := range 500_000 {
+			// Counted, not a span: only the reader's own memory shows.
+			w.Write(RecEvent{Time: 2000 + int64(i)*10_000, Kind: "kvm:kvm_emulate_insn", TGID: 1, TID: 1, Fields: map[string]int64{"rip": 0x8021}})
+			if i%100_000 == 0 {
+				measure()
+			}
+		}
+	})
+	if peak > 32<<20 {
+		t.Errorf("heap reached %d MB reading 500,000 events", peak>>20)
+	}
+	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "500000 instructions emulated") {
+		t.Errorf("not every event was read:\n%s", notes)
 	}
 }

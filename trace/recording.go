@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"container/heap"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -20,6 +21,7 @@ const (
 	skipUnmatched  = "ioctl exits without their entry (the recording began mid-call)"
 	skipSecondHead = "trace file headers after the first"
 	skipFaultEnd   = "page fault ends without their start (the recording began mid-fault)"
+	skipLate       = "probe events out of time order by more than 10 ms"
 )
 
 // memslot is a guest memory range from KVM_SET_USER_MEMORY_REGION.
@@ -66,7 +68,7 @@ func ReadRecording(r io.Reader, opt ReadOptions) (*Trace, error) {
 func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	t := &Trace{Format: FormatRecording, Timed: true}
 	var hdr *RecordingHeader
-	var events []RecEvent
+	var rb *recBuilder
 	// The console is read as it comes, so a guest that prints a lot costs
 	// no memory: only its BOOT_TRACE lines are kept.
 	console := newBootCollector()
@@ -104,7 +106,10 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 		case "end":
 			end = e.End
 		default:
-			events = append(events, e)
+			if rb == nil {
+				rb = newRecBuilder(t, hdr, opt)
+			}
+			rb.add(e)
 		}
 	})
 	if err != nil {
@@ -120,16 +125,32 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	if end != nil {
 		hdr.Clock = append(hdr.Clock, end.Clock...)
 	}
-	rb := &recBuilder{t: t, hdr: hdr, threads: map[uint32]*thread{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{}, syms: opt.Symbols}
-	rb.build(events, end)
+	if rb == nil {
+		rb = newRecBuilder(t, hdr, opt)
+	}
+	rb.finish()
 	guestStart := rb.guest(console, &consoleSkips, opt)
 	rb.setup(guestStart)
-	rb.notes(end, events)
+	rb.notes(end)
 	return t, nil
+}
+
+func newRecBuilder(t *Trace, hdr *RecordingHeader, opt ReadOptions) *recBuilder {
+	return &recBuilder{
+		t: t, hdr: hdr, threads: map[uint32]*thread{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{},
+		syms: opt.Symbols, origin: -1, faults: map[string]int{}, accesses: map[string]int{}, emulated: map[uint64]int{},
+	}
 }
 
 type recBuilder struct {
 	t *Trace
+	// held are events waiting for their turn (see add); newest is the
+	// latest time seen, done the time of the last event built.
+	held      eventHeap
+	newest    int64
+	done      int64
+	events    int
+	faultList []faultClass
 	// vcpuFDs maps a vCPU's file descriptor to its id (KVM_CREATE_VCPU's
 	// argument), and creating holds the id a thread is creating.
 	vcpuFDs  map[int64]int
@@ -175,59 +196,97 @@ func (th *thread) push(s *Span) {
 	th.stack = append(th.stack, s)
 }
 
-func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
-	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
-	rb.faults, rb.accesses, rb.emulated = map[string]int{}, map[string]int{}, map[uint64]int{}
-	// Faults are classified once all memory slots are known: a VMM touches
-	// guest memory before it tells KVM where it is. A timed fault becomes
-	// a span of its own; one whose end never came (it failed, or its
-	// software event is missing) is counted on the span it interrupted.
-	type fault struct {
-		addr  uint64
-		span  *Span
-		timed bool
-		major bool
+// faultClass is a page fault to classify once all memory slots are known:
+// a VMM touches guest memory before it tells KVM where it is. A timed
+// fault is a span of its own; one whose end never came (it failed, or its
+// software event is missing) is counted on the span it interrupted.
+type faultClass struct {
+	addr  uint64
+	span  *Span
+	timed bool
+	major bool
+}
+
+// reorderWindow is how late, in event time, a probe event may come in the
+// file and still be put in order. The recorder writes events as the ring
+// buffer hands them over, which is in time order but for microseconds
+// between CPUs.
+const reorderWindow = int64(10e6)
+
+// maxHeld bounds the events held while the VMM's exec (time 0) has not
+// been seen.
+const maxHeld = 1 << 20
+
+// eventHeap orders events by time, then by their place in the file.
+type eventHeap []heldEvent
+
+type heldEvent struct {
+	RecEvent
+	seq int
+}
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	return h[i].Time < h[j].Time || h[i].Time == h[j].Time && h[i].seq < h[j].seq
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(heldEvent)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// add takes the next probe event of the file. Events are built into spans
+// in time order as soon as no earlier one can still come, so only a
+// window of them is held, not the recording.
+func (rb *recBuilder) add(e RecEvent) {
+	rb.events++
+	if rb.origin < 0 && e.Kind == "sched:sched_process_exec" && int(e.TGID) == rb.hdr.PID {
+		rb.origin = e.Time
 	}
-	var faults []fault
-	defer func() {
-		for _, f := range faults {
-			what := rb.classify(f.addr)
-			rb.faults[what]++
-			if f.timed {
-				f.span.Name = "[host] page fault " + what
-				if f.major {
-					f.span.Name += " (major)"
-				}
-			}
-			if f.span.Counts == nil {
-				f.span.Counts = map[string]int64{}
-			}
-			f.span.Counts["page faults on "+what]++
-		}
-	}()
-	untimed := func(th *thread) {
-		if th.fault != nil {
-			faults = append(faults, fault{addr: uint64(th.fault.addr), span: th.fault.parent})
-			th.fault = nil
-		}
+	if e.Time < rb.done {
+		rb.t.Skipped.Add(skipLate, 0)
+		return
 	}
-	rb.origin = -1
-	for _, e := range events {
-		if e.Kind == "sched:sched_process_exec" && int(e.TGID) == rb.hdr.PID {
-			rb.origin = e.Time
-			break
-		}
+	rb.newest = max(rb.newest, e.Time)
+	heap.Push(&rb.held, heldEvent{e, rb.events})
+	// Attached to a running VMM, time 0 is the first event; else the
+	// VMM's exec, which comes first unless the file lacks it.
+	if rb.origin < 0 && (rb.held.Len() > maxHeld || rb.hdr.Attach && rb.held[0].Time < rb.newest-reorderWindow) {
+		rb.noOrigin()
 	}
-	if rb.origin < 0 && len(events) > 0 {
-		rb.origin = events[0].Time
+	for rb.origin >= 0 && rb.held.Len() > 0 && rb.held[0].Time < rb.newest-reorderWindow {
+		rb.event(heap.Pop(&rb.held).(heldEvent).RecEvent)
+	}
+}
+
+// noOrigin makes the first event time 0, for want of the VMM's exec.
+func (rb *recBuilder) noOrigin() {
+	if rb.held.Len() > 0 {
+		rb.origin = rb.held[0].Time
 		rb.t.Notes = append(rb.t.Notes, "no exec of the VMM in the recording (attached to a running VMM?): time 0 is the first event")
 	}
-	for _, e := range events {
-		if e.Time < rb.origin {
-			continue // the gate's shell before it became the VMM
-		}
-		rb.last = max(rb.last, e.Time)
-		f := e.Fields
+}
+
+// untimed counts a fault whose end was not seen on what it interrupted.
+func (rb *recBuilder) untimed(th *thread) {
+	if th.fault != nil {
+		rb.faultList = append(rb.faultList, faultClass{addr: uint64(th.fault.addr), span: th.fault.parent})
+		th.fault = nil
+	}
+}
+
+// event builds one probe event into the VMM's thread tracks.
+func (rb *recBuilder) event(e RecEvent) {
+	rb.done = e.Time
+	if e.Time < rb.origin {
+		return // the gate's shell before it became the VMM
+	}
+	rb.last = max(rb.last, e.Time)
+	f := e.Fields
+	{
 		switch e.Kind {
 		case "syscalls:sys_enter_ioctl":
 			th := rb.thread(e.TID, e.Time)
@@ -261,7 +320,7 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 			}
 			if j < 0 {
 				rb.t.Skipped.Add(skipUnmatched, 0)
-				continue
+				return
 			}
 			for _, s := range th.stack[j:] {
 				s.End = e.Time
@@ -318,18 +377,18 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 			rb.tscOff = &off
 		case "exceptions:page_fault_user", "exceptions:page_fault_kernel":
 			th := rb.thread(e.TID, e.Time)
-			untimed(th)
+			rb.untimed(th)
 			th.fault = &openFault{start: e.Time, addr: f["address"], parent: th.top()}
 		case "software:minor-faults", "software:major-faults":
 			th := rb.thread(e.TID, e.Time)
 			if th.fault == nil || th.fault.addr != f["address"] {
-				untimed(th)
+				rb.untimed(th)
 				rb.t.Skipped.Add(skipFaultEnd, 0)
-				continue
+				return
 			}
 			s := &Span{Kind: KindHost, Start: th.fault.start, End: e.Time}
 			wrap(th.fault.parent, s)
-			faults = append(faults, fault{addr: uint64(f["address"]), span: s, timed: true, major: e.Kind == "software:major-faults"})
+			rb.faultList = append(rb.faultList, faultClass{addr: uint64(f["address"]), span: s, timed: true, major: e.Kind == "software:major-faults"})
 			th.fault = nil
 		case "sched:sched_switch":
 			if prev := uint32(f["prev_pid"]); rb.followed(e, prev) {
@@ -357,10 +416,21 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 			rb.thread(e.TID, e.Time)
 		}
 	}
+}
+
+// finish builds the events still held, ends what never ended, names the
+// tracks and classifies the faults.
+func (rb *recBuilder) finish() {
+	if rb.origin < 0 {
+		rb.noOrigin()
+	}
+	for rb.held.Len() > 0 {
+		rb.event(heap.Pop(&rb.held).(heldEvent).RecEvent)
+	}
 	unfinished := 0
 	for _, tid := range rb.order {
 		th := rb.threads[tid]
-		untimed(th)
+		rb.untimed(th)
 		for _, s := range th.stack {
 			s.End, s.Unfinished = rb.last, true
 			unfinished++
@@ -397,6 +467,20 @@ func (rb *recBuilder) build(events []RecEvent, end *RecordingEnd) {
 		fixEnds(th.track)
 		th.track.sortChildren()
 		rb.t.Tracks = append(rb.t.Tracks, Track{Span: th.track, Source: "vmm", CPU: -1})
+	}
+	for _, f := range rb.faultList {
+		what := rb.classify(f.addr)
+		rb.faults[what]++
+		if f.timed {
+			f.span.Name = "[host] page fault " + what
+			if f.major {
+				f.span.Name += " (major)"
+			}
+		}
+		if f.span.Counts == nil {
+			f.span.Counts = map[string]int64{}
+		}
+		f.span.Counts["page faults on "+what]++
 	}
 }
 
@@ -616,7 +700,7 @@ func (rb *recBuilder) monoOfTSC(tsc uint64) int64 {
 	return a.Mono + int64(float64(int64(tsc-a.TSC))/hz)
 }
 
-func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
+func (rb *recBuilder) notes(end *RecordingEnd) {
 	t := rb.t
 	if end == nil {
 		t.Notes = append(t.Notes, "partial: the recording has no end line (boottrace was killed or the file was cut); everything up to the last line is shown")
@@ -631,7 +715,7 @@ func (rb *recBuilder) notes(end *RecordingEnd, events []RecEvent) {
 			t.Notes = append(t.Notes, "no probe event lost")
 		}
 	}
-	t.Notes = append(t.Notes, fmt.Sprintf("probes attached: %d of %d; %d events", len(rb.hdr.Attached), len(rb.hdr.Attached)+len(rb.hdr.Missing), len(events)))
+	t.Notes = append(t.Notes, fmt.Sprintf("probes attached: %d of %d; %d events", len(rb.hdr.Attached), len(rb.hdr.Attached)+len(rb.hdr.Missing), rb.events))
 	if end != nil {
 		var fired []string
 		for _, tp := range rb.hdr.Attached {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -410,5 +411,34 @@ func TestRecordingVCPUOrder(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"start_secondary > [host] userspace exit io 0x3f8"}, under); diff != "" {
 		t.Errorf("host exits in the guest (-want +got):\n%s", diff)
+	}
+}
+
+// TestRecordingReorder checks that events a little out of order in the
+// file are put back in order, and that one coming after events later than
+// itself by more than the reorder window were built is reported, not
+// misplaced.
+func TestRecordingReorder(t *testing.T) {
+	const pid = 1
+	run := map[string]int64{"cmd": 0xae80}
+	tr := readEvents(t, RecordingHeader{PID: pid}, []RecEvent{
+		{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
+		{Time: 6000, Kind: "syscalls:sys_exit_ioctl", TGID: pid, TID: pid},
+		{Time: 5000, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: run}, // 1 µs late
+		{Time: 50_000_000, Kind: "kvm:kvm_pio", TGID: pid, TID: pid, Fields: map[string]int64{"port": 0x3f8}},
+		{Time: 5500, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: run}, // after events it precedes were built
+	})
+	var runs []string
+	tr.Tracks[0].Walk(func(path []*Span) bool {
+		if s := path[len(path)-1]; s.Kind == KindIoctl {
+			runs = append(runs, fmt.Sprintf("%s %d-%d", s.Name, s.Start, s.End))
+		}
+		return true
+	})
+	if diff := cmp.Diff([]string{"KVM_RUN 4000-5000"}, runs); diff != "" {
+		t.Errorf("ioctls (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]SkipReason{{Reason: skipLate, Count: 1, Lines: []int{0}}}, tr.Skipped.Reasons); diff != "" {
+		t.Errorf("skipped (-want +got):\n%s", diff)
 	}
 }
