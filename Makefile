@@ -43,12 +43,15 @@ test-short:
 	$(GO) test -short ./...
 
 # Fuzzes each parser for FUZZTIME (default 30s); crashers land in testdata/fuzz.
+# Minimizing a new input is capped at 5s: byte by byte, a seed of a few KB
+# would otherwise take the fuzzer's whole time (and show as no progress).
 FUZZTIME ?= 30s
+FUZZFLAGS = -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 fuzz:
-	$(GO) test ./trace -run '^$$' -fuzz '^FuzzReadKernelLog$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./trace -run '^$$' -fuzz '^FuzzReadFolded$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./trace -run '^$$' -fuzz '^FuzzReadBootTrace$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./trace -run '^$$' -fuzz '^FuzzReadRecording$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./trace $(FUZZFLAGS) -fuzz '^FuzzReadKernelLog$$'
+	$(GO) test ./trace $(FUZZFLAGS) -fuzz '^FuzzReadFolded$$'
+	$(GO) test ./trace $(FUZZFLAGS) -fuzz '^FuzzReadBootTrace$$'
+	$(GO) test ./trace $(FUZZFLAGS) -fuzz '^FuzzReadRecording$$'
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
