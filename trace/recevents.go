@@ -1,0 +1,477 @@
+package trace
+
+// A recording's probe events become the VMM's thread tracks here: ioctls,
+// exits, page faults and off-CPU time, built in time order as they come.
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+
+	"github.com/boottrace/boottrace/symbolize"
+)
+
+// memslot is a guest memory range from KVM_SET_USER_MEMORY_REGION.
+type memslot struct {
+	slot      uint32
+	gpa, size uint64
+	uaddr     uint64
+}
+
+// thread is one VMM thread while a recording is read.
+type thread struct {
+	tid      uint32
+	track    *Span
+	stack    []*Span
+	vcpu     bool
+	vcpuID   int // from KVM_CREATE_VCPU, -1 when unknown
+	comm     string
+	offSince int64
+	offState int64
+	runEnd   int64  // when the last KVM_RUN returned
+	exit     string // why it returned
+	// access is the device address of the last port I/O or MMIO, named
+	// as the exit to the VMM it may cause: "io 0x3f8", "mmio 0xfeb00000".
+	access string
+	fault  *openFault // a page fault entered and not yet accounted
+}
+
+// openFault is a page fault between exceptions:page_fault_* and the
+// software event that accounts it.
+type openFault struct {
+	start  int64
+	addr   int64
+	parent *Span // what the fault interrupted
+}
+
+func newRecBuilder(t *Trace, hdr *RecordingHeader, opt ReadOptions) *recBuilder {
+	return &recBuilder{
+		t: t, hdr: hdr, threads: map[uint32]*thread{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{},
+		syms: opt.Symbols, origin: -1, faults: map[string]int{}, accesses: map[string]int{}, emulated: map[uint64]int{},
+	}
+}
+
+type recBuilder struct {
+	t *Trace
+	// held are events waiting for their turn (see add); newest is the
+	// latest time seen, done the time of the last event built.
+	held      eventHeap
+	newest    int64
+	done      int64
+	events    int
+	faultList []faultClass
+	// vcpuFDs maps a vCPU's file descriptor to its id (KVM_CREATE_VCPU's
+	// argument), and creating holds the id a thread is creating.
+	vcpuFDs  map[int64]int
+	creating map[uint32]int
+	hdr      *RecordingHeader
+	threads  map[uint32]*thread
+	order    []uint32
+	slots    []memslot
+	origin   int64
+	last     int64
+	faults   map[string]int
+	// kvmFaults counts kvm:kvm_page_fault.
+	kvmFaults int
+	// accesses counts port I/O and MMIO by device address; emulated
+	// counts instructions KVM emulated by guest RIP.
+	accesses map[string]int
+	emulated map[uint64]int
+	syms     *symbolize.Table
+	tscOff   *int64
+}
+
+func (rb *recBuilder) thread(tid uint32, at int64) *thread {
+	th := rb.threads[tid]
+	if th == nil {
+		th = &thread{tid: tid, offSince: -1, vcpuID: -1, track: &Span{Kind: KindTrack, Start: at, End: at}}
+		rb.threads[tid] = th
+		rb.order = append(rb.order, tid)
+	}
+	th.track.End = max(th.track.End, at)
+	return th
+}
+
+func (th *thread) top() *Span {
+	if len(th.stack) > 0 {
+		return th.stack[len(th.stack)-1]
+	}
+	return th.track
+}
+
+func (th *thread) push(s *Span) {
+	p := th.top()
+	p.Children = append(p.Children, s)
+	th.stack = append(th.stack, s)
+}
+
+// faultClass is a page fault to classify once all memory slots are known:
+// a VMM touches guest memory before it tells KVM where it is. A timed
+// fault is a span of its own; one whose end never came (it failed, or its
+// software event is missing) is counted on the span it interrupted.
+type faultClass struct {
+	addr  uint64
+	span  *Span
+	timed bool
+	major bool
+}
+
+// reorderWindow is how late, in event time, a probe event may come in the
+// file and still be put in order. The recorder writes events as the ring
+// buffer hands them over, which is in time order but for microseconds
+// between CPUs.
+const reorderWindow = int64(10e6)
+
+// maxHeld bounds the events held while the VMM's exec (time 0) has not
+// been seen.
+const maxHeld = 1 << 20
+
+// eventHeap orders events by time, then by their place in the file.
+type eventHeap []heldEvent
+
+type heldEvent struct {
+	RecEvent
+	seq int
+}
+
+func (h eventHeap) Len() int { return len(h) }
+
+func (h eventHeap) Less(i, j int) bool {
+	return h[i].Time < h[j].Time || h[i].Time == h[j].Time && h[i].seq < h[j].seq
+}
+
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+
+func (h *eventHeap) Push(x any) { *h = append(*h, x.(heldEvent)) }
+
+func (h *eventHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// add takes the next probe event of the file. Events are built into spans
+// in time order as soon as no earlier one can still come, so only a
+// window of them is held, not the recording.
+func (rb *recBuilder) add(e RecEvent) {
+	rb.events++
+	if rb.origin < 0 && e.Kind == "sched:sched_process_exec" && int(e.TGID) == rb.hdr.PID {
+		rb.origin = e.Time
+	}
+	if e.Time < rb.done {
+		rb.t.Skipped.Add(skipLate, 0)
+		return
+	}
+	rb.newest = max(rb.newest, e.Time)
+	heap.Push(&rb.held, heldEvent{e, rb.events})
+	// Attached to a running VMM, time 0 is the first event; else the
+	// VMM's exec, which comes first unless the file lacks it.
+	if rb.origin < 0 && (rb.held.Len() > maxHeld || rb.hdr.Attach && rb.held[0].Time < rb.newest-reorderWindow) {
+		rb.noOrigin()
+	}
+	for rb.origin >= 0 && rb.held.Len() > 0 && rb.held[0].Time < rb.newest-reorderWindow {
+		rb.event(heap.Pop(&rb.held).(heldEvent).RecEvent)
+	}
+}
+
+// noOrigin makes the first event time 0, for want of the VMM's exec.
+func (rb *recBuilder) noOrigin() {
+	if rb.held.Len() > 0 {
+		rb.origin = rb.held[0].Time
+		rb.t.Notes = append(rb.t.Notes, "no exec of the VMM in the recording (attached to a running VMM?): time 0 is the first event")
+	}
+}
+
+// untimed counts a fault whose end was not seen on what it interrupted.
+func (rb *recBuilder) untimed(th *thread) {
+	if th.fault != nil {
+		rb.faultList = append(rb.faultList, faultClass{addr: uint64(th.fault.addr), span: th.fault.parent})
+		th.fault = nil
+	}
+}
+
+// event builds one probe event into the VMM's thread tracks.
+func (rb *recBuilder) event(e RecEvent) {
+	rb.done = e.Time
+	if e.Time < rb.origin {
+		return // the gate's shell before it became the VMM
+	}
+	rb.last = max(rb.last, e.Time)
+	f := e.Fields
+	{
+		switch e.Kind {
+		case "syscalls:sys_enter_ioctl":
+			th := rb.thread(e.TID, e.Time)
+			name := ioctlName(f["cmd"])
+			if name == "KVM_CREATE_VCPU" {
+				rb.creating[e.TID] = int(f["arg"])
+			}
+			if name == "KVM_RUN" {
+				th.vcpu = true
+				if id, ok := rb.vcpuFDs[f["fd"]]; ok {
+					th.vcpuID = id
+				}
+				if th.runEnd > 0 && th.exit != "" {
+					// The VMM handled the exit between two KVM_RUNs.
+					wrap(th.top(), &Span{Name: "[host] userspace exit " + th.exit, Kind: KindHost, Start: th.runEnd, End: e.Time})
+				}
+				th.exit, th.runEnd = "", 0
+			}
+			if name == "KVM_SET_USER_MEMORY_REGION" && len(e.Mem) >= 32 {
+				rb.slots = append(rb.slots, memslot{
+					slot: binary.LittleEndian.Uint32(e.Mem[0:]), gpa: binary.LittleEndian.Uint64(e.Mem[8:]),
+					size: binary.LittleEndian.Uint64(e.Mem[16:]), uaddr: binary.LittleEndian.Uint64(e.Mem[24:]),
+				})
+			}
+			th.push(&Span{Name: name, Kind: KindIoctl, Start: e.Time})
+		case "syscalls:sys_exit_ioctl":
+			th := rb.thread(e.TID, e.Time)
+			j := len(th.stack) - 1
+			for j >= 0 && th.stack[j].Kind != KindIoctl {
+				j--
+			}
+			if j < 0 {
+				rb.t.Skipped.Add(skipUnmatched, 0)
+				return
+			}
+			for _, s := range th.stack[j:] {
+				s.End = e.Time
+			}
+			if th.stack[j].Name == "KVM_RUN" {
+				th.runEnd = e.Time
+			}
+			if id, ok := rb.creating[e.TID]; ok && th.stack[j].Name == "KVM_CREATE_VCPU" {
+				if f["ret"] >= 0 {
+					rb.vcpuFDs[f["ret"]] = id
+				}
+				delete(rb.creating, e.TID)
+			}
+			th.stack = th.stack[:j]
+		case "kvm:kvm_pio":
+			th := rb.thread(e.TID, e.Time)
+			th.access = fmt.Sprintf("io 0x%x", f["port"])
+			rb.accesses[fmt.Sprintf("port I/O exits on 0x%x", f["port"])]++
+		case "kvm:kvm_mmio":
+			// Grouped by page: a device's registers share one.
+			th := rb.thread(e.TID, e.Time)
+			th.access = fmt.Sprintf("mmio 0x%x", f["gpa"]&^0xfff)
+			rb.accesses[fmt.Sprintf("MMIO accesses on page 0x%x", f["gpa"]&^0xfff)]++
+		case "kvm:kvm_emulate_insn":
+			rb.thread(e.TID, e.Time)
+			rb.emulated[uint64(f["rip"])]++
+		case "kvm:kvm_userspace_exit":
+			th := rb.thread(e.TID, e.Time)
+			th.exit = exitReason(f["reason"])
+			if strings.HasPrefix(th.access, th.exit+" ") {
+				th.exit = th.access
+			}
+			th.access = ""
+		case "kvm:kvm_exit":
+			th := rb.thread(e.TID, e.Time)
+			th.push(&Span{Name: "[host] exit " + vmExitName(f["isa"], f["exit_reason"]), Kind: KindHost, Start: e.Time})
+		case "kvm:kvm_entry":
+			th := rb.thread(e.TID, e.Time)
+			if top := th.top(); top.Kind == KindHost && top.End == 0 {
+				top.End = e.Time
+				th.stack = th.stack[:len(th.stack)-1]
+			}
+		case "kvm:kvm_page_fault":
+			// KVM resolving a guest access to memory it has not mapped yet
+			// (inside an EPT/NPT violation exit, when the host reports those).
+			top := rb.thread(e.TID, e.Time).top()
+			if top.Counts == nil {
+				top.Counts = map[string]int64{}
+			}
+			top.Counts["KVM page faults on guest memory"]++
+			rb.kvmFaults++
+		case "kvm:kvm_write_tsc_offset":
+			off := f["next_tsc_offset"]
+			rb.tscOff = &off
+		case "exceptions:page_fault_user", "exceptions:page_fault_kernel":
+			th := rb.thread(e.TID, e.Time)
+			rb.untimed(th)
+			th.fault = &openFault{start: e.Time, addr: f["address"], parent: th.top()}
+		case "software:minor-faults", "software:major-faults":
+			th := rb.thread(e.TID, e.Time)
+			if th.fault == nil || th.fault.addr != f["address"] {
+				rb.untimed(th)
+				rb.t.Skipped.Add(skipFaultEnd, 0)
+				return
+			}
+			s := &Span{Kind: KindHost, Start: th.fault.start, End: e.Time}
+			wrap(th.fault.parent, s)
+			rb.faultList = append(rb.faultList, faultClass{addr: uint64(f["address"]), span: s, timed: true, major: e.Kind == "software:major-faults"})
+			th.fault = nil
+		case "sched:sched_switch":
+			if prev := uint32(f["prev_pid"]); rb.followed(e, prev) {
+				th := rb.thread(prev, e.Time)
+				th.offSince, th.offState = e.Time, f["prev_state"]
+				if e.Comm != "" {
+					th.comm = CleanName(e.Comm)
+				}
+			}
+			if next := uint32(f["next_pid"]); rb.threads[next] != nil && rb.threads[next].offSince >= 0 {
+				th := rb.threads[next]
+				name := "[off-cpu] sleeping"
+				if th.offState == 0 {
+					name = "[off-cpu] preempted"
+				}
+				s := &Span{Name: name, Kind: KindOffCPU, Start: th.offSince, End: e.Time}
+				th.top().Children = append(th.top().Children, s)
+				th.offSince = -1
+				th.track.End = max(th.track.End, e.Time)
+			}
+		case "sched:sched_process_fork":
+			rb.thread(e.TID, e.Time)
+			rb.thread(uint32(f["child_pid"]), e.Time)
+		default:
+			rb.thread(e.TID, e.Time)
+		}
+	}
+}
+
+// finish builds the events still held, ends what never ended, names the
+// tracks and classifies the faults.
+func (rb *recBuilder) finish() {
+	if rb.origin < 0 {
+		rb.noOrigin()
+	}
+	for rb.held.Len() > 0 {
+		rb.event(heap.Pop(&rb.held).(heldEvent).RecEvent)
+	}
+	unfinished := 0
+	for _, tid := range rb.order {
+		th := rb.threads[tid]
+		rb.untimed(th)
+		for _, s := range th.stack {
+			s.End, s.Unfinished = rb.last, true
+			unfinished++
+		}
+		th.track.End = max(th.track.End, rb.last)
+	}
+	if unfinished > 0 {
+		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("partial: %d ioctls or exits had not returned when the recording ended", unfinished))
+	}
+	sort.SliceStable(rb.order, func(i, j int) bool {
+		a, b := rb.threads[rb.order[i]], rb.threads[rb.order[j]]
+		if (int(a.tid) == rb.hdr.PID) != (int(b.tid) == rb.hdr.PID) {
+			return int(a.tid) == rb.hdr.PID
+		}
+		if a.vcpu != b.vcpu {
+			return a.vcpu
+		}
+		return a.tid < b.tid
+	})
+	for _, tid := range rb.order {
+		th := rb.threads[tid]
+		switch {
+		case int(tid) == rb.hdr.PID:
+			th.track.Name = "vmm main"
+		case th.vcpu:
+			th.track.Name = fmt.Sprintf("vmm vcpu thread %d", tid)
+		default:
+			th.track.Name = fmt.Sprintf("vmm thread %d", tid)
+		}
+		if th.comm != "" {
+			th.track.Name += " (" + th.comm + ")"
+		}
+		shift(th.track, -rb.origin)
+		fixEnds(th.track)
+		th.track.sortChildren()
+		rb.t.Tracks = append(rb.t.Tracks, Track{Span: th.track, Source: "vmm", CPU: -1})
+	}
+	for _, f := range rb.faultList {
+		what := rb.classify(f.addr)
+		rb.faults[what]++
+		if f.timed {
+			f.span.Name = "[host] page fault " + what
+			if f.major {
+				f.span.Name += " (major)"
+			}
+		}
+		if f.span.Counts == nil {
+			f.span.Counts = map[string]int64{}
+		}
+		f.span.Counts["page faults on "+what]++
+	}
+}
+
+// followed reports whether a switched-out task is a VMM thread: the event
+// runs in its context, so its tgid is the event's.
+func (rb *recBuilder) followed(e RecEvent, tid uint32) bool {
+	return rb.threads[tid] != nil || int(e.TGID) == rb.hdr.PID
+}
+
+func (rb *recBuilder) classify(addr uint64) string {
+	for _, s := range rb.slots {
+		if addr >= s.uaddr && addr < s.uaddr+s.size {
+			return "guest memory"
+		}
+	}
+	if len(rb.slots) == 0 {
+		return "VMM or guest memory" // no KVM memory slots: an emulator
+	}
+	return "VMM memory"
+}
+
+// clone copies s and everything under it, counts included.
+func (s *Span) clone() *Span {
+	c := *s
+	c.Children = make([]*Span, len(s.Children))
+	for i, ch := range s.Children {
+		c.Children[i] = ch.clone()
+	}
+	if s.Counts != nil {
+		c.Counts = maps.Clone(s.Counts)
+	}
+	return &c
+}
+
+// wrap adds s to parent, moving under it the children parent gained while
+// s ran (off-CPU time inside a page fault, faults inside an exit's
+// handling), so no time is counted twice.
+func wrap(parent, s *Span) {
+	i := len(parent.Children)
+	for i > 0 && parent.Children[i-1].Start >= s.Start && parent.Children[i-1].End <= s.End {
+		i--
+	}
+	s.Children = append(s.Children, parent.Children[i:]...)
+	parent.Children = append(parent.Children[:i], s)
+}
+
+func shift(s *Span, d int64) {
+	s.Start += d
+	s.End += d
+	for _, c := range s.Children {
+		shift(c, d)
+	}
+}
+
+// emulatedNote says how many instructions KVM emulated and where in the
+// guest most were, by symbol when the guest's symbols are given.
+func (rb *recBuilder) emulatedNote() string {
+	type at struct {
+		rip uint64
+		n   int
+	}
+	var all []at
+	total := 0
+	for rip, n := range rb.emulated {
+		all = append(all, at{rip, n})
+		total += n
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n || all[i].n == all[j].n && all[i].rip < all[j].rip })
+	var top []string
+	for _, a := range all[:min(3, len(all))] {
+		where := fmt.Sprintf("0x%x", a.rip)
+		if name, off, ok := rb.syms.Lookup(a.rip); ok {
+			where += fmt.Sprintf(" (%s+0x%x)", name, off)
+		}
+		top = append(top, fmt.Sprintf("%s %d", where, a.n))
+	}
+	return fmt.Sprintf("%d instructions emulated by KVM (kvm_emulate_insn), most at guest RIP %s", total, strings.Join(top, ", "))
+}

@@ -1,0 +1,258 @@
+package trace
+
+// The guest side of a recording: its BOOT_TRACE records placed on the
+// host's clock, and the host's work copied under the guest spans it
+// interrupted.
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// guest places the guest's BOOT_TRACE records, read from the recorded
+// console, on the host timeline, and returns when the guest's first
+// record was taken (-1 without a guest trace).
+func (rb *recBuilder) guest(c *bootCollector, skipped *Skips, opt ReadOptions) int64 {
+	if c.hdr == nil || len(c.recs) == 0 {
+		rb.t.Notes = append(rb.t.Notes, "no BOOT_TRACE flush on the console: the guest is shown only through the VMM")
+		return -1
+	}
+	g := &Trace{}
+	if _, err := c.finish(g, opt); err != nil {
+		rb.t.Notes = append(rb.t.Notes, "the guest's BOOT_TRACE flush on the console is unusable: "+err.Error())
+		return -1
+	}
+	ordered := c.ordered()
+	tsc0, tscLast := tscRange(ordered, c.hdr.TSCkHz)
+	khz := c.hdr.TSCkHz
+	upper, upperWhat := consoleBound(c, ordered, tsc0, tscLast)
+	lower, lowerWhat := rb.startBound(upper, cyclesToNs(tsc0, khz))
+	// A KVM TSC offset places the guest exactly, if it fits the bounds and
+	// the recording; nested and PVM hosts may report an offset they do not
+	// apply, so an offset of 0 is tried too.
+	var guestOrigin int64 // host monotonic ns of tsc0
+	method := ""
+	if rb.tscOff != nil && len(rb.hdr.Clock) > 1 {
+		for _, cand := range []struct {
+			off  int64
+			what string
+		}{{*rb.tscOff, "the KVM TSC offset (kvm_write_tsc_offset)"}, {0, "guest TSC = host TSC (the reported KVM TSC offset does not fit the recording: a nested or PVM host that applies none)"}} {
+			o := rb.monoOfTSC(tsc0 - uint64(cand.off))
+			if o >= rb.hdr.Clock[0].Mono && o >= lower-1e6 && o <= upper+1e6 {
+				guestOrigin = o
+				method = "exact, from " + cand.what + " and the host TSC/monotonic pairs (about 1 µs)"
+				break
+			}
+		}
+	}
+	if method == "" {
+		guestOrigin = upper
+		method = fmt.Sprintf("bound from the console: a BOOT_TRACE line reaches the VMM after its TSC was read, so guest spans are placed at their latest possible time (tightest: %s); they ran at most %s earlier (%s)",
+			upperWhat, FormatDuration(upper-lower), lowerWhat)
+	}
+	delta := guestOrigin - rb.origin
+	for _, tr := range g.Tracks {
+		tr.Name = "guest " + tr.Name
+		shift(tr.Span, delta)
+		tr.Source = "guest"
+		rb.t.Tracks = append(rb.t.Tracks, tr)
+	}
+	for _, m := range g.Marks {
+		m.Time += delta
+		rb.t.Marks = append(rb.t.Marks, m)
+	}
+	rb.t.Notes = append(rb.t.Notes, g.Notes...)
+	rb.t.Notes = append(rb.t.Notes, "clock: "+method)
+	rb.hostInGuest(g.Tracks)
+	for _, r := range skipped.Reasons {
+		for range r.Count {
+			rb.t.Skipped.Add(r.Reason+" (in the recorded console)", 0)
+		}
+	}
+	return guestOrigin - rb.origin
+}
+
+// consoleBound is the latest host time the guest's first record (tsc0)
+// can have been taken: every BOOT_TRACE line with a known TSC — records
+// printed live, the flush's header — reached the VMM's console after that
+// TSC was read. It returns the tightest bound and what gave it.
+func consoleBound(c *bootCollector, recs []bootRecord, tsc0, tscLast uint64) (int64, string) {
+	khz := c.hdr.TSCkHz
+	ref, what := c.hdr.TSC, "the flush's header line"
+	if ref == 0 {
+		// Kernels that do not print the header's TSC print it after the
+		// last record.
+		ref, what = tscLast, "the flush's header line, printed after the last record"
+	}
+	best := c.hdrAt - cyclesToNs(ref-tsc0, khz)
+	live := false
+	for _, r := range recs {
+		if r.tsc < tsc0 || r.tsc > tscLast {
+			continue // outside the trace's TSC range: a jump
+		}
+		if b := r.at - cyclesToNs(r.tsc-tsc0, khz); b < best {
+			best, live = b, true
+		}
+	}
+	if live {
+		what = "a record printed as it was taken (boottrace=live)"
+	}
+	return best, what
+}
+
+// startBound is the earliest host time the guest's first record can have
+// been taken, upper being the latest: the VM exists only after the VMM's
+// exec (or its first KVM_CREATE_VCPU), and as KVM and QEMU's emulator
+// start the guest TSC at 0 then, tsc0 more nanoseconds after that — when
+// that does not contradict upper (a host that gives the guest its own
+// TSC).
+func (rb *recBuilder) startBound(upper, sinceStart int64) (int64, string) {
+	start, what := rb.origin, "the VMM's exec"
+	for _, th := range rb.threads {
+		th.track.Walk(func(path []*Span) bool {
+			// Tracks are already shifted to time 0 = rb.origin.
+			if s := path[len(path)-1]; s.Name == "KVM_CREATE_VCPU" && (what != "its first KVM_CREATE_VCPU" || rb.origin+s.Start < start) {
+				start, what = rb.origin+s.Start, "its first KVM_CREATE_VCPU"
+			}
+			return true
+		})
+	}
+	at := FormatDuration(start - rb.origin)
+	if start+sinceStart <= upper {
+		return start + sinceStart, fmt.Sprintf("the guest TSC counts from 0 when the VM starts, after %s at %s", what, at)
+	}
+	return start, fmt.Sprintf("the guest cannot have run before %s at %s", what, at)
+}
+
+// setup adds the VMM's set-up phase to its main thread: from its exec to
+// the first KVM_RUN of any vCPU or, without KVM (an emulator), to the
+// guest's first record.
+func (rb *recBuilder) setup(guestStart int64) {
+	main := rb.threads[uint32(rb.hdr.PID)]
+	if main == nil {
+		return
+	}
+	end, what := int64(-1), ""
+	for _, tr := range rb.t.Tracks {
+		if tr.Source != "vmm" {
+			continue
+		}
+		for _, c := range tr.Children {
+			if c.Name == "KVM_RUN" && (end < 0 || c.Start < end) {
+				end, what = c.Start, "first KVM_RUN"
+			}
+		}
+	}
+	if end < 0 && guestStart > 0 {
+		end, what = guestStart, "the guest's first C code"
+	}
+	if end <= main.track.Start {
+		return
+	}
+	setup := &Span{Name: "vmm set-up (exec to " + what + ")", Kind: KindPhase, Start: main.track.Start, End: end}
+	var rest []*Span
+	for _, c := range main.track.Children {
+		if c.End <= end {
+			setup.Children = append(setup.Children, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	main.track.Children = append([]*Span{setup}, rest...)
+}
+
+// monoOfTSC converts a host TSC to CLOCK_MONOTONIC with the clock pairs
+// taken at the start and end of the recording.
+func (rb *recBuilder) monoOfTSC(tsc uint64) int64 {
+	pairs := rb.hdr.Clock
+	a := pairs[0]
+	if len(pairs) < 2 {
+		return a.Mono
+	}
+	b := pairs[len(pairs)-1]
+	hz := float64(b.TSC-a.TSC) / float64(b.Mono-a.Mono)
+	return a.Mono + int64(float64(int64(tsc-a.TSC))/hz)
+}
+
+// hostInGuest copies the host's work on each vCPU — exits handled by the
+// VMM and VM exits handled by KVM — under the guest span it interrupted:
+// the span of the guest task that was on that vCPU's CPU then (the vCPUs
+// in id order are the guest's CPUs 0, 1, ...). With one vCPU and no id,
+// the guest's first track is used.
+func (rb *recBuilder) hostInGuest(guest []Track) {
+	var vcpus []*thread
+	for _, th := range rb.threads {
+		if th.vcpu {
+			vcpus = append(vcpus, th)
+		}
+	}
+	if len(vcpus) == 0 || len(guest) == 0 {
+		return
+	}
+	if len(vcpus) > 1 {
+		for _, th := range vcpus {
+			if th.vcpuID < 0 {
+				rb.t.Notes = append(rb.t.Notes, "host exits stay on the VMM's vCPU threads: the recording does not say which vCPU each thread ran")
+				return
+			}
+		}
+	}
+	// The guest numbers its CPUs in the order of the firmware's table,
+	// which VMMs write in vCPU id order (on x86 the id is the APIC id,
+	// which may have gaps): the k-th smallest id runs guest CPU k.
+	ids := slices.Sorted(maps.Values(rb.vcpuFDs))
+	ids = slices.Compact(ids)
+	cpuOf := func(id int) int {
+		if i, ok := slices.BinarySearch(ids, id); ok {
+			return i
+		}
+		return id
+	}
+	placed := 0
+	for _, th := range vcpus {
+		cpu := cpuOf(th.vcpuID)
+		th.track.Walk(func(path []*Span) bool {
+			s := path[len(path)-1]
+			if s.Kind != KindHost {
+				return true
+			}
+			var root *Span
+			for _, g := range guest {
+				if (len(vcpus) == 1 && th.vcpuID < 0) || g.CPUAt(s.Start) == cpu {
+					if g.Start <= s.Start && s.End <= g.End {
+						root = g.Span
+						break
+					}
+				}
+			}
+			if root == nil {
+				return false
+			}
+			// The deepest guest span holding the host work.
+			at := root
+			for {
+				var next *Span
+				for _, c := range at.Children {
+					if c.Kind != KindHost && c.Start <= s.Start && s.End <= c.End {
+						next = c
+						break
+					}
+				}
+				if next == nil {
+					break
+				}
+				at = next
+			}
+			at.Children = append(at.Children, s.clone())
+			placed++
+			return false
+		})
+	}
+	if placed > 0 {
+		for _, g := range guest {
+			g.sortChildren()
+		}
+		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("%d host exits placed under the guest spans they interrupted (and kept on the vCPU threads)", placed))
+	}
+}
