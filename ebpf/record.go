@@ -26,6 +26,8 @@ type RecordOptions struct {
 	KeepRunning bool
 	// Progress, if set, is told when the recording begins.
 	Progress io.Writer
+	// Vmlinux and SystemMap name the guest's symbols in the trace file.
+	Vmlinux, SystemMap string
 }
 
 // RecordResult says how a recording went.

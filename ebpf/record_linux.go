@@ -103,6 +103,7 @@ func Record(ctx context.Context, opt RecordOptions) (res RecordResult, err error
 		Host:     unix.ByteSliceToString(uname.Release[:]),
 		Clock:    []trace.ClockPair{clockPair()},
 		Attached: p.Attached, Missing: p.Missing, Formats: formats,
+		Vmlinux: opt.Vmlinux, SystemMap: opt.SystemMap,
 	})
 	if err != nil {
 		killGated(cmd, release)

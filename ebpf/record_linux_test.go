@@ -132,7 +132,7 @@ func TestRecordMiniVMM(t *testing.T) {
 	var file, console bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := Record(ctx, RecordOptions{Command: []string{vmm}, Trace: &file, Console: &console})
+	res, err := Record(ctx, RecordOptions{Command: []string{vmm}, Trace: &file, Console: &console, SystemMap: "/boot/System.map-guest"})
 	if errors.Is(err, ErrPrivileges) {
 		t.Skip(err)
 	}
@@ -144,6 +144,9 @@ func TestRecordMiniVMM(t *testing.T) {
 	}
 	if !strings.Contains(console.String(), "BOOT_TRACE Z 10") {
 		t.Fatalf("console lacks the guest's flush:\n%s", console.String())
+	}
+	if h, ok := trace.ReadRecordingHeader(bytes.NewReader(file.Bytes())); !ok || h.SystemMap != "/boot/System.map-guest" {
+		t.Errorf("the trace file's header does not name the guest's symbols: %+v", h)
 	}
 	tr, err := trace.Read(&file, trace.ReadOptions{})
 	if err != nil {

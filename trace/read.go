@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"fmt"
@@ -21,19 +22,28 @@ func ReadFile(path string, opt ReadOptions) (*Trace, error) {
 	return Read(f, opt)
 }
 
-// Read detects the input's format from its content and reads it. On
-// ErrNoData the returned trace still carries Skipped, to say why.
-func Read(r io.Reader, opt ReadOptions) (*Trace, error) {
-	lr := newLineReader(r)
-	if magic, _ := lr.r.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		// Gzipped input (trace files and logs are kept compressed).
-		zr, err := gzip.NewReader(lr.r)
+// Uncompressed returns what r holds, gunzipped if it is gzipped (trace
+// files and logs are often kept compressed).
+func Uncompressed(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, MaxLineLen)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		defer zr.Close()
-		lr = newLineReader(zr)
+		return zr, nil
 	}
+	return br, nil
+}
+
+// Read detects the input's format from its content and reads it. On
+// ErrNoData the returned trace still carries Skipped, to say why.
+func Read(r io.Reader, opt ReadOptions) (*Trace, error) {
+	u, err := Uncompressed(r)
+	if err != nil {
+		return nil, err
+	}
+	lr := newLineReader(u)
 	head, _ := lr.r.Peek(detectWindow)
 	switch detect(head) {
 	case FormatRecording:

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,6 +39,28 @@ type RecordingHeader struct {
 	Missing  map[string]string `json:"missing,omitempty"`
 	// Formats are the tracepoints' field layouts on the recording host.
 	Formats map[string]any `json:"formats,omitempty"`
+	// Vmlinux and SystemMap are the guest's symbols as given to record
+	// (absolute paths): the other commands use them unless given others.
+	Vmlinux   string `json:"vmlinux,omitempty"`
+	SystemMap string `json:"system_map,omitempty"`
+}
+
+// ReadRecordingHeader returns the header of a trace file (gzipped or not),
+// or false if r does not start with one.
+func ReadRecordingHeader(r io.Reader) (*RecordingHeader, bool) {
+	u, err := Uncompressed(r)
+	if err != nil {
+		return nil, false
+	}
+	line, tooLong, err := newLineReader(u).next()
+	if err != nil || tooLong || !bytes.HasPrefix(line, []byte(recordingMagic)) {
+		return nil, false
+	}
+	var h RecordingHeader
+	if json.Unmarshal(line, &h) != nil {
+		return nil, false
+	}
+	return &h, true
 }
 
 // RecEvent is one line of a trace file after the header.

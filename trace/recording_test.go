@@ -2,7 +2,6 @@ package trace
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -22,11 +21,11 @@ func exampleRecording(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	u, err := Uncompressed(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := io.ReadAll(zr)
+	b, err := io.ReadAll(u)
 	if err != nil {
 		t.Fatal(err)
 	}

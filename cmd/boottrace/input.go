@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,25 +27,69 @@ func (f *inputFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.systemMap, "system-map", "", "resolve addresses and initcall levels with this System.map or kallsyms file (may be gzipped)")
 }
 
+// symbols opens the symbol files the flags name (none: a nil table).
+func (f *inputFlags) symbols() (*symbolize.Table, func() error, error) {
+	return symbolize.Open(f.vmlinux, f.systemMap)
+}
+
+// absolute is the flags' paths made absolute, to be kept in a trace file.
+func (f *inputFlags) absolute() (vmlinux, systemMap string, err error) {
+	abs := func(p string) (string, error) {
+		if p == "" {
+			return "", nil
+		}
+		return filepath.Abs(p)
+	}
+	if vmlinux, err = abs(f.vmlinux); err == nil {
+		systemMap, err = abs(f.systemMap)
+	}
+	return vmlinux, systemMap, err
+}
+
+// recordedSymbols returns the symbol files a trace file names ("boottrace
+// record --system-map" keeps them there), if they can still be read.
+func recordedSymbols(cmd *cobra.Command, path string) (vmlinux, systemMap string) {
+	file, err := os.Open(path)
+	if err != nil {
+		return "", ""
+	}
+	defer file.Close()
+	h, ok := trace.ReadRecordingHeader(file)
+	if !ok || h.Vmlinux == "" && h.SystemMap == "" {
+		return "", ""
+	}
+	for _, p := range []string{h.Vmlinux, h.SystemMap} {
+		if _, err := os.Stat(p); p != "" && err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "boottrace: %s was recorded with the symbols %s, which cannot be read (%v): pass --vmlinux or --system-map\n", path, p, err)
+			return "", ""
+		}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "boottrace: using the guest symbols the recording names: %s\n", strings.TrimSpace(h.Vmlinux+" "+h.SystemMap))
+	return h.Vmlinux, h.SystemMap
+}
+
 // load reads INPUT (a path, "-" for stdin, or nothing for the embedded
 // example) and reports skipped lines on stderr.
 func (f *inputFlags) load(cmd *cobra.Command, args []string) (*trace.Trace, error) {
 	var r io.Reader
 	name := ""
-	systemMap := f.systemMap
+	vmlinux, systemMap := f.vmlinux, f.systemMap
 	var embeddedMap []byte
 	switch {
 	case len(args) == 0:
 		ex := examples.Default()
 		name = ex.Name
 		r = bytes.NewReader(ex.Log)
-		if f.vmlinux == "" && systemMap == "" {
+		if vmlinux == "" && systemMap == "" {
 			embeddedMap = ex.SystemMap
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "boottrace: no INPUT given; reading the embedded example %s\n", name)
 	case args[0] == "-":
 		name, r = "stdin", cmd.InOrStdin()
 	default:
+		if vmlinux == "" && systemMap == "" {
+			vmlinux, systemMap = recordedSymbols(cmd, args[0])
+		}
 		file, err := os.Open(args[0])
 		if err != nil {
 			return nil, fmt.Errorf("open input: %w", err)
@@ -59,7 +105,7 @@ func (f *inputFlags) load(cmd *cobra.Command, args []string) (*trace.Trace, erro
 		}
 		syms = t
 	} else {
-		t, closer, err := symbolize.Open(f.vmlinux, systemMap)
+		t, closer, err := symbolize.Open(vmlinux, systemMap)
 		if err != nil {
 			return nil, err
 		}

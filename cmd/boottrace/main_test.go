@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/boottrace/boottrace/trace"
 )
 
 // run executes boottrace with args and stdin, returning stdout and stderr.
@@ -169,4 +172,64 @@ func TestBadInput(t *testing.T) {
 	if _, _, err := run(t, "", "summary", "--system-map", garbage); err == nil {
 		t.Error("bad --system-map: no error")
 	}
+}
+
+// TestRecordedSymbols checks that a trace file recorded with --system-map
+// is symbolized without the flag, and that a symbol file gone since is
+// said, not silently ignored.
+func TestRecordedSymbols(t *testing.T) {
+	dir := t.TempDir()
+	systemMap, err := filepath.Abs(filepath.Join("..", "..", "examples", "record", "System.map.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := withHeader(t, filepath.Join("..", "..", "examples", "record", "qemu-tcg.trace.gz"), func(h *trace.RecordingHeader) { h.SystemMap = systemMap })
+	file := filepath.Join(dir, "boot.trace")
+	if err := os.WriteFile(file, tr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := run(t, "", "summary", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "using the guest symbols the recording names") || !strings.Contains(out, "kernel_init_freeable") || strings.Contains(out, "0xffffffff") {
+		t.Errorf("the recorded System.map was not used:\n%s\n%s", stderr, out)
+	}
+	gone := withHeader(t, filepath.Join("..", "..", "examples", "record", "qemu-tcg.trace.gz"), func(h *trace.RecordingHeader) { h.SystemMap = filepath.Join(dir, "gone.map") })
+	if err := os.WriteFile(file, gone, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := run(t, "", "summary", file); err != nil || !strings.Contains(stderr, "gone.map, which cannot be read") {
+		t.Errorf("a missing recorded System.map is not reported: %v\n%q", err, stderr)
+	}
+}
+
+// withHeader returns the gzipped trace file at path, uncompressed, with
+// its header changed by edit.
+func withHeader(t *testing.T, path string, edit func(*trace.RecordingHeader)) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	u, err := trace.Uncompressed(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, rest, _ := bytes.Cut(b, []byte("\n"))
+	var h trace.RecordingHeader
+	if err := json.Unmarshal(first, &h); err != nil {
+		t.Fatal(err)
+	}
+	edit(&h)
+	head, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(append(head, '\n'), rest...)
 }

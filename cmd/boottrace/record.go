@@ -18,10 +18,11 @@ import (
 
 func newRecordCmd() *cobra.Command {
 	var out, until string
+	var in inputFlags
 	var pid int
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "record [-o FILE] [--until REGEX] [--timeout D] -- VMM ARGS...",
+		Use:   "record [-o FILE] [--vmlinux F | --system-map F] [--until REGEX] [--timeout D] -- VMM ARGS...",
 		Short: "Run a VMM under host eBPF probes and record one timeline with its guest",
 		Long: `Start a VMM (Firecracker, cloud-hypervisor, QEMU: any command) with eBPF probes
 attached before its first instruction, tee its standard output (the guest's
@@ -49,13 +50,16 @@ The recording stops when the VMM exits, when the guest's BOOT_TRACE flush
 has arrived, when a console line matches --until, at --timeout (the VMM is
 then stopped), or at Ctrl-C. The trace file is written as events arrive:
 an interrupted recording keeps everything up to that moment, and every
-other command reads it ("boottrace flame --chart boot.trace").
+other command reads it ("boottrace flame --chart boot.trace"). The guest's
+symbols given with --vmlinux or --system-map are checked and named in the
+file, so those commands use them without the flag.
 
 Needs root (or CAP_BPF and CAP_PERFMON) and tracefs, which it mounts if
 needed. It changes no global tracing switch.`,
 		Example: `  sudo boottrace record -o boot.trace -- qemu-system-x86_64 -M microvm -kernel bzImage ... -serial stdio
   sudo boottrace record --until 'login:' --timeout 30s -- firecracker --config-file vm.json
-  boottrace flame --chart -o boot.svg --system-map System.map boot.trace`,
+  sudo boottrace record --system-map System.map -o boot.trace -- ./boot.sh bzImage initrd -
+  boottrace flame --chart -o boot.svg boot.trace`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if pid == 0 && len(args) == 0 {
 				return fmt.Errorf("give the VMM command after --, or --pid PID")
@@ -73,6 +77,17 @@ needed. It changes no global tracing switch.`,
 					return fmt.Errorf("--until: %w", err)
 				}
 			}
+			// The guest's symbols are checked now and their paths kept in
+			// the trace file, for the commands that read it.
+			_, closeSyms, err := in.symbols()
+			if err != nil {
+				return err
+			}
+			closeSyms()
+			vmlinux, systemMap, err := in.absolute()
+			if err != nil {
+				return err
+			}
 			f, err := os.Create(out)
 			if err != nil {
 				return fmt.Errorf("create trace file: %w", err)
@@ -84,6 +99,7 @@ needed. It changes no global tracing switch.`,
 				Command: args, PID: pid, Trace: f,
 				Console: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(), Stderr: cmd.ErrOrStderr(),
 				Until: re, Timeout: timeout, Progress: cmd.ErrOrStderr(),
+				Vmlinux: vmlinux, SystemMap: systemMap,
 			})
 			if cerr := f.Close(); err == nil && cerr != nil {
 				err = fmt.Errorf("write %s: %w", out, cerr)
@@ -101,11 +117,16 @@ needed. It changes no global tracing switch.`,
 			for _, k := range slices.Sorted(maps.Keys(res.Missing)) {
 				fmt.Fprintf(e, "boottrace: not attached: %s (%s)\n", k, res.Missing[k])
 			}
-			fmt.Fprintf(e, "boottrace: see it with: boottrace flame --chart -o boot.svg %s (add --system-map for guest symbols)\n", out)
+			hint := " (add --system-map for guest symbols)"
+			if vmlinux != "" || systemMap != "" {
+				hint = ""
+			}
+			fmt.Fprintf(e, "boottrace: see it with: boottrace flame --chart -o boot.svg %s%s\n", out, hint)
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "boot.trace", "write the trace to `FILE`")
+	in.register(cmd)
 	cmd.Flags().StringVar(&until, "until", "", "stop at the first console line matching this regular expression")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop (and stop the VMM) after this long, e.g. 30s")
 	cmd.Flags().IntVar(&pid, "pid", 0, "attach to a running VMM instead of starting one")
