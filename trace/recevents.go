@@ -24,6 +24,8 @@ type memslot struct {
 // thread is one VMM thread while a recording is read.
 type thread struct {
 	tid      uint32
+	tgid     uint32 // its process, from its own events (0: none seen)
+	exited   int64  // when it exited (sched_process_exit), else 0
 	track    *Span
 	stack    []*Span
 	vcpu     bool
@@ -202,6 +204,13 @@ func (rb *recBuilder) event(e RecEvent) {
 	}
 	rb.last = max(rb.last, e.Time)
 	f := e.Fields
+	// Every event but the switch-in side of sched_switch runs in the
+	// context of the thread it names.
+	defer func() {
+		if th := rb.threads[e.TID]; th != nil && e.TGID != 0 {
+			th.tgid = e.TGID
+		}
+	}()
 	{
 		switch e.Kind {
 		case "syscalls:sys_enter_ioctl":
@@ -328,6 +337,8 @@ func (rb *recBuilder) event(e RecEvent) {
 		case "sched:sched_process_fork":
 			rb.thread(e.TID, e.Time)
 			rb.thread(uint32(f["child_pid"]), e.Time)
+		case "sched:sched_process_exit":
+			rb.thread(e.TID, e.Time).exited = e.Time
 		default:
 			rb.thread(e.TID, e.Time)
 		}
@@ -347,11 +358,16 @@ func (rb *recBuilder) finish() {
 	for _, tid := range rb.order {
 		th := rb.threads[tid]
 		rb.untimed(th)
+		// A thread that exited ends there; the others run to the end.
+		end := rb.last
+		if th.exited > 0 {
+			end = th.exited
+		}
 		for _, s := range th.stack {
-			s.End, s.Unfinished = rb.last, true
+			s.End, s.Unfinished = end, true
 			unfinished++
 		}
-		th.track.End = max(th.track.End, rb.last)
+		th.track.End = max(th.track.End, end)
 	}
 	if unfinished > 0 {
 		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("partial: %d ioctls or exits had not returned when the recording ended", unfinished))
@@ -375,6 +391,9 @@ func (rb *recBuilder) finish() {
 			th.track.Name = fmt.Sprintf("vmm vcpu thread %d", tid)
 		default:
 			th.track.Name = fmt.Sprintf("vmm thread %d", tid)
+			if th.tgid == tid {
+				th.track.Name = fmt.Sprintf("vmm child process %d", tid)
+			}
 		}
 		if th.comm != "" {
 			th.track.Name += " (" + th.comm + ")"

@@ -451,3 +451,26 @@ func TestRecordingReorder(t *testing.T) {
 		t.Errorf("skipped (-want +got):\n%s", diff)
 	}
 }
+
+// TestRecordingProcesses checks the VMM's tracks: a child process (a
+// wrapper script's grep, say) is named so and ends where it exited; a
+// thread of the VMM runs to the end of the recording.
+func TestRecordingProcesses(t *testing.T) {
+	tr := readEvents(t, RecordingHeader{PID: 1}, []RecEvent{
+		{Time: 1000, Kind: "sched:sched_process_exec", TGID: 1, TID: 1},
+		{Time: 1100, Kind: "sched:sched_process_fork", TGID: 1, TID: 1, Fields: map[string]int64{"child_pid": 2}},
+		{Time: 1200, Kind: "sched:sched_process_exec", TGID: 2, TID: 2},
+		{Time: 1400, Kind: "sched:sched_process_exit", TGID: 2, TID: 2},
+		{Time: 1500, Kind: "sched:sched_process_fork", TGID: 1, TID: 1, Fields: map[string]int64{"child_pid": 3}},
+		{Time: 1600, Kind: "syscalls:sys_enter_ioctl", TGID: 1, TID: 3, Fields: map[string]int64{"cmd": 0xae80}},
+		{Time: 5000, Kind: "syscalls:sys_exit_ioctl", TGID: 1, TID: 3},
+	})
+	var got []string
+	for _, track := range tr.Tracks {
+		got = append(got, fmt.Sprintf("%s %d-%d", track.Name, track.Start, track.End))
+	}
+	want := []string{"vmm main 0-4000", "vmm vcpu thread 3 500-4000", "vmm child process 2 100-400"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tracks (-want +got):\n%s", diff)
+	}
+}
