@@ -260,6 +260,37 @@ func names(path []*trace.Span) []string {
 	return n
 }
 
+// TestBootTraceDebugfs reads the flush from /sys/kernel/debug/boot_trace,
+// as on a machine whose console nobody captures: the file alone must be a
+// whole flush, header to end line, that boottrace reads like a console.
+func TestBootTraceDebugfs(t *testing.T) {
+	needTools(t)
+	build := buildKernel(t, "6.1", "microvm", "boottrace", "debugfs")
+	fromConsole, console := boot(t, build, []string{"MEM=128"}, "--", "debugfs")
+	_, file, ok := strings.Cut(console, "boottrace-init: debugfs")
+	if !ok {
+		t.Fatalf("init did not read debugfs:\n%s", tail([]byte(console)))
+	}
+	fromFile, err := trace.Read(strings.NewReader(file), trace.ReadOptions{})
+	if err != nil {
+		t.Fatalf("read the debugfs file: %v\n%s", err, tail([]byte(file)))
+	}
+	if fromFile.Format != trace.FormatBootTrace {
+		t.Fatalf("the debugfs file read as %q", fromFile.Format)
+	}
+	// The same boot as the console's flush: the same records, ended by the
+	// exec of init.
+	if got, want := len(fromFile.Marks), len(fromConsole.Marks); got != want {
+		t.Errorf("the debugfs file has %d records, the console's flush %d", got, want)
+	}
+	if last := fromFile.Marks[len(fromFile.Marks)-1].Text; last != "run_init_process" {
+		t.Errorf("the debugfs file's boot ends at %q", last)
+	}
+	if notes := strings.Join(fromFile.Notes, "\n"); strings.Contains(notes, "partial") {
+		t.Errorf("the debugfs file is not a whole flush:\n%s", notes)
+	}
+}
+
 // TestBootTraceEnds checks the other ways a boot ends: a userspace end
 // mark, a panic (an init that exits), and live mode.
 func TestBootTraceEnds(t *testing.T) {

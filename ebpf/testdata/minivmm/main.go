@@ -85,6 +85,11 @@ var (
 	crashAfter *int
 )
 
+// init keeps the set-up on the process's main thread, as a VMM written in
+// C does: Go could otherwise move it to another thread, and its ioctls
+// would not show as the main thread's set-up.
+func init() { runtime.LockOSThread() }
+
 func main() {
 	delay := flag.Duration("delay", 0, "wait this long before opening /dev/kvm (to attach a recorder with --pid)")
 	nvcpus = flag.Int("vcpus", 1, "number of vCPUs, each running the guest on its own thread")
