@@ -27,11 +27,6 @@ func (f *inputFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.systemMap, "system-map", "", "resolve addresses and initcall levels with this System.map or kallsyms file (may be gzipped)")
 }
 
-// symbols opens the symbol files the flags name (none: a nil table).
-func (f *inputFlags) symbols() (*symbolize.Table, func() error, error) {
-	return symbolize.Open(f.vmlinux, f.systemMap)
-}
-
 // absolute is the flags' paths made absolute, to be kept in a trace file.
 func (f *inputFlags) absolute() (vmlinux, systemMap string, err error) {
 	abs := func(p string) (string, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/boottrace/boottrace/ebpf"
+	"github.com/boottrace/boottrace/symbolize"
 )
 
 func newRecordCmd() *cobra.Command {
@@ -79,7 +80,7 @@ needed. It changes no global tracing switch.`,
 			}
 			// The guest's symbols are checked now and their paths kept in
 			// the trace file, for the commands that read it.
-			_, closeSyms, err := in.symbols()
+			_, closeSyms, err := symbolize.Open(in.vmlinux, in.systemMap)
 			if err != nil {
 				return err
 			}
