@@ -474,7 +474,7 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 		tr := tracks[k]
 		fixEnds(tr)
 		tr.sortChildren()
-		t.Tracks = append(t.Tracks, Track{Span: tr, Source: "guest", CPU: -1, OnCPU: onCPU[k]})
+		t.Tracks = append(t.Tracks, Track{Span: tr, Source: "guest", CPU: onlyCPU(onCPU[k]), OnCPU: onCPU[k]})
 	}
 }
 
@@ -581,4 +581,18 @@ func samplePeriod(recs []bootRecord, tsc0, khz uint64) int64 {
 		}
 	}
 	return d[best+bestN/2]
+}
+
+// onlyCPU is the one CPU a task was seen on, or -1 when it moved or was
+// never seen.
+func onlyCPU(at []CPUAt) int {
+	if len(at) == 0 {
+		return -1
+	}
+	for _, a := range at[1:] {
+		if a.CPU != at[0].CPU {
+			return -1
+		}
+	}
+	return at[0].CPU
 }

@@ -7,7 +7,6 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"sort"
 	"strings"
 
@@ -435,19 +434,6 @@ func (rb *recBuilder) classify(addr uint64) string {
 		return "VMM or guest memory" // no KVM memory slots: an emulator
 	}
 	return "VMM memory"
-}
-
-// clone copies s and everything under it, counts included.
-func (s *Span) clone() *Span {
-	c := *s
-	c.Children = make([]*Span, len(s.Children))
-	for i, ch := range s.Children {
-		c.Children[i] = ch.clone()
-	}
-	if s.Counts != nil {
-		c.Counts = maps.Clone(s.Counts)
-	}
-	return &c
 }
 
 // wrap adds s to parent, moving under it the children parent gained while

@@ -109,8 +109,8 @@ func consoleBound(c *bootCollector, recs []bootRecord, tsc0, tscLast uint64) (in
 // TSC).
 func (rb *recBuilder) startBound(upper, sinceStart int64) (int64, string) {
 	start, what := rb.origin, "the VMM's exec"
-	for _, th := range rb.threads {
-		th.track.Walk(func(path []*Span) bool {
+	for _, tid := range rb.order {
+		rb.threads[tid].track.Walk(func(path []*Span) bool {
 			// Tracks are already shifted to time 0 = rb.origin.
 			if s := path[len(path)-1]; s.Name == "KVM_CREATE_VCPU" && (what != "its first KVM_CREATE_VCPU" || rb.origin+s.Start < start) {
 				start, what = rb.origin+s.Start, "its first KVM_CREATE_VCPU"
@@ -175,15 +175,16 @@ func (rb *recBuilder) monoOfTSC(tsc uint64) int64 {
 	return a.Mono + int64(float64(int64(tsc-a.TSC))/hz)
 }
 
-// hostInGuest copies the host's work on each vCPU — exits handled by the
+// hostInGuest moves the host's work on each vCPU — exits handled by the
 // VMM and VM exits handled by KVM — under the guest span it interrupted:
 // the span of the guest task that was on that vCPU's CPU then (the vCPUs
 // in id order are the guest's CPUs 0, 1, ...). With one vCPU and no id,
-// the guest's first track is used.
+// the guest's first track is used. The work leaves the vCPU thread, so
+// that no time is counted twice: there, the time is the vCPU thread's own.
 func (rb *recBuilder) hostInGuest(guest []Track) {
 	var vcpus []*thread
-	for _, th := range rb.threads {
-		if th.vcpu {
+	for _, tid := range rb.order {
+		if th := rb.threads[tid]; th.vcpu {
 			vcpus = append(vcpus, th)
 		}
 	}
@@ -212,6 +213,15 @@ func (rb *recBuilder) hostInGuest(guest []Track) {
 	placed := 0
 	for _, th := range vcpus {
 		cpu := cpuOf(th.vcpuID)
+		if len(vcpus) == 1 && th.vcpuID < 0 {
+			cpu = 0
+		}
+		for j := range rb.t.Tracks {
+			if rb.t.Tracks[j].Span == th.track {
+				rb.t.Tracks[j].CPU = cpu
+			}
+		}
+		var moved []*Span
 		th.track.Walk(func(path []*Span) bool {
 			s := path[len(path)-1]
 			if s.Kind != KindHost {
@@ -244,15 +254,41 @@ func (rb *recBuilder) hostInGuest(guest []Track) {
 				}
 				at = next
 			}
-			at.Children = append(at.Children, s.clone())
-			placed++
+			at.Children = append(at.Children, s)
+			moved = append(moved, s)
 			return false
 		})
+		removeSpans(th.track, moved)
+		placed += len(moved)
 	}
 	if placed > 0 {
 		for _, g := range guest {
 			g.sortChildren()
 		}
-		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("%d host exits placed under the guest spans they interrupted (and kept on the vCPU threads)", placed))
+		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("%d host exits moved from the vCPU threads under the guest spans they interrupted", placed))
 	}
+}
+
+// removeSpans takes the given spans out of the tree under s.
+func removeSpans(s *Span, gone []*Span) {
+	if len(gone) == 0 {
+		return
+	}
+	set := make(map[*Span]bool, len(gone))
+	for _, g := range gone {
+		set[g] = true
+	}
+	var prune func(*Span)
+	prune = func(n *Span) {
+		kept := n.Children[:0]
+		for _, c := range n.Children {
+			if !set[c] {
+				prune(c)
+				kept = append(kept, c)
+			}
+		}
+		clear(n.Children[len(kept):])
+		n.Children = kept
+	}
+	prune(s)
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -121,8 +123,8 @@ func (rb *recBuilder) notes(end *RecordingEnd) {
 		}
 		t.Notes = append(t.Notes, "fired: "+strings.Join(fired, ", "))
 	}
-	for tp, why := range rb.hdr.Missing {
-		t.Notes = append(t.Notes, fmt.Sprintf("not attached: %s (%s)", tp, why))
+	for _, tp := range slices.Sorted(maps.Keys(rb.hdr.Missing)) {
+		t.Notes = append(t.Notes, fmt.Sprintf("not attached: %s (%s)", tp, rb.hdr.Missing[tp]))
 	}
 	var counts []string
 	for k, v := range rb.faults {

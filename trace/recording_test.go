@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -472,5 +473,115 @@ func TestRecordingProcesses(t *testing.T) {
 	want := []string{"vmm main 0-4000", "vmm vcpu thread 3 500-4000", "vmm child process 2 100-400"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("tracks (-want +got):\n%s", diff)
+	}
+}
+
+// TestRecordingDeterministic reads one recording many times: notes (probes
+// not attached, from a map in the header) and the placement of host work
+// (from the threads) must come out the same every time.
+func TestRecordingDeterministic(t *testing.T) {
+	b := exampleRecording(t, "minivmm-2vcpu.trace.gz")
+	lines := bytes.SplitAfterN(b, []byte("\n"), 2)
+	var h RecordingHeader
+	if err := json.Unmarshal(lines[0], &h); err != nil {
+		t.Fatal(err)
+	}
+	h.Missing = map[string]string{}
+	for _, tp := range []string{"kvm:kvm_exit", "kvm:kvm_entry", "kvm:kvm_mmio", "kvm:kvm_page_fault", "sched:sched_wakeup", "x:y"} {
+		h.Missing[tp] = "not in this kernel"
+	}
+	head, _ := json.Marshal(h)
+	in := append(append(head, '\n'), lines[1]...)
+	var first string
+	for i := range 20 {
+		tr, err := Read(bytes.NewReader(in), ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := dump(tr)
+		if i == 0 {
+			first = got
+		} else if got != first {
+			t.Fatalf("read %d differs from the first:\n%s", i, cmp.Diff(first, got))
+		}
+	}
+}
+
+// dump prints a trace's notes and span trees, with their order.
+func dump(tr *Trace) string {
+	var b strings.Builder
+	for _, n := range tr.Notes {
+		fmt.Fprintln(&b, n)
+	}
+	for _, track := range tr.Tracks {
+		fmt.Fprintf(&b, "track %s cpu %d\n", track.Name, track.CPU)
+		track.Walk(func(path []*Span) bool {
+			s := path[len(path)-1]
+			fmt.Fprintf(&b, "%*s%s %d %d %v\n", len(path), "", s.Name, s.Start, s.End, s.Counts)
+			return true
+		})
+	}
+	return b.String()
+}
+
+// TestRecordingHostOnce checks that host work placed under the guest span
+// it interrupted is not also kept on the vCPU thread: each exit is in the
+// profile once, so totals add up to the tracks' time.
+func TestRecordingHostOnce(t *testing.T) {
+	tr, err := Read(bytes.NewReader(exampleRecording(t, "minivmm-2vcpu.trace.gz")), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		name       string
+		start, end int64
+	}
+	seen := map[key]string{}
+	exits := 0
+	var self, tracks int64
+	for _, track := range tr.Tracks {
+		tracks += track.Duration()
+		track.Walk(func(path []*Span) bool {
+			s := path[len(path)-1]
+			self += s.Self()
+			if s.Kind != KindHost {
+				return true
+			}
+			if strings.HasPrefix(s.Name, "[host] userspace exit") {
+				exits++
+			}
+			k := key{s.Name, s.Start, s.End}
+			if other, ok := seen[k]; ok {
+				t.Fatalf("%s at %d is on track %q and on %q", s.Name, s.Start, other, track.Name)
+			}
+			seen[k] = track.Name
+			return true
+		})
+	}
+	// The VMM handled 288 port I/O exits; the last of each vCPU did not
+	// end in another KVM_RUN.
+	if exits < 280 || exits > 288 {
+		t.Errorf("%d userspace exit spans, want one per exit (288 port I/O)", exits)
+	}
+	if self != tracks {
+		t.Errorf("self times add up to %d ns, the tracks to %d", self, tracks)
+	}
+}
+
+// TestRecordingCPUs checks that a 2-vCPU recording knows each vCPU
+// thread's guest CPU and each guest task's, so pprof can label them.
+func TestRecordingCPUs(t *testing.T) {
+	tr, err := Read(bytes.NewReader(exampleRecording(t, "minivmm-2vcpu.trace.gz")), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpus := map[string]int{}
+	for _, track := range tr.Tracks {
+		if track.CPU >= 0 {
+			cpus[track.Source+" "+strconv.Itoa(track.CPU)]++
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"vmm 0": 1, "vmm 1": 1, "guest 0": 1, "guest 1": 1}, cpus); diff != "" {
+		t.Errorf("tracks by source and CPU (-want +got):\n%s", diff)
 	}
 }

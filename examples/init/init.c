@@ -6,8 +6,9 @@
  * kernel with reboot=t, exits at once. With "exit" as its first argument
  * (rdinit=/init -- exit... or init=) it exits instead, which panics the
  * kernel: a boot that never reaches a working init. With "debugfs" it
- * prints /sys/kernel/debug/boot_trace after the line "boottrace-init:
- * debugfs", as a machine without a captured console would read it.
+ * copies /sys/kernel/debug/boot_trace to the first virtio disk (/dev/vda),
+ * as a machine without a captured console would read it: on a channel of
+ * its own, which no printk from another CPU or a workqueue can cut into.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -34,13 +35,21 @@ int main(int argc, char **argv)
 		char buf[4096];
 		ssize_t n;
 
+		long total = 0;
+		int out;
+
 		mount("sysfs", "/sys", "sysfs", 0, NULL);
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-		printf("boottrace-init: debugfs\n");
-		fflush(stdout);
+		mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 		fd = open("/sys/kernel/debug/boot_trace", O_RDONLY);
-		while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-			write(1, buf, n);
+		out = open("/dev/vda", O_WRONLY);
+		while (fd >= 0 && out >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+			total += write(out, buf, n);
+		if (out >= 0)
+			fsync(out);
+		printf("boottrace-init: debugfs %ld bytes to /dev/vda%s\n", total,
+		       fd < 0 ? " (no /sys/kernel/debug/boot_trace)" : out < 0 ? " (no /dev/vda)" : "");
+		fflush(stdout);
 	}
 	reboot(RB_AUTOBOOT);
 	return 1;
