@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/boottrace
 
-.PHONY: all build demo docs test test-short fuzz bench deps examples generate clean
+.PHONY: all build demo docs test test-short fuzz bench deps examples generate check-generated clean
 
 all: build
 
@@ -35,9 +35,17 @@ deps:
 	./scripts/install-deps.sh
 
 # Runs all tests, fuzz seed corpora included (go test runs them as tests).
-test: deps
+test: deps check-generated
 	$(GO) vet ./...
 	$(GO) test -p 1 -timeout 80m ./...
+
+# Regenerates the BPF objects and fails if they differ from the committed
+# ones, so they never drift from bpf/probes.c (needs clang; skipped without).
+check-generated:
+	@if ! command -v clang >/dev/null; then echo "check-generated: clang missing (scripts/install-deps.sh installs it as root); not checked"; \
+	elif ! git rev-parse --git-dir >/dev/null 2>&1; then echo "check-generated: not a git checkout; not checked"; \
+	else $(GO) generate ./ebpf >/dev/null && git diff --exit-code --stat -- ebpf/probes_x86_bpfel.go ebpf/probes_x86_bpfel.o ebpf/bpf/kinds.h || \
+		{ echo "check-generated: the committed BPF objects differ from ebpf/bpf/probes.c: run make generate and commit them"; exit 1; }; fi
 
 test-short:
 	$(GO) test -short ./...

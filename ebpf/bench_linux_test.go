@@ -7,10 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/boottrace/boottrace/trace/tracefile"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
-
-	"github.com/boottrace/boottrace/trace"
 )
 
 const kvmGetAPIVersion = 0xae00
@@ -88,7 +87,7 @@ func withProbes(b *testing.B, loop func(b *testing.B)) {
 		b.Fatal(err)
 	}
 	var file bytes.Buffer
-	w, err := trace.NewRecordingWriter(&file, trace.RecordingHeader{})
+	w, err := tracefile.NewWriter(&file, tracefile.Header{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,7 +102,7 @@ func withProbes(b *testing.B, loop func(b *testing.B)) {
 			}
 			if err == nil {
 				events.Add(1)
-				w.Write(trace.RecEvent{Time: ev.Time, Kind: ev.Kind.String(), TGID: ev.TGID, TID: ev.TID, CPU: ev.CPU, Fields: ev.Fields})
+				w.Write(tracefile.Event{Time: ev.Time, Kind: ev.Kind.String(), TGID: ev.TGID, TID: ev.TID, CPU: ev.CPU, Fields: ev.Fields})
 			}
 		}
 	}()

@@ -2,15 +2,17 @@ package ebpf
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
 
+	"github.com/boottrace/boottrace/trace/tracefile"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
@@ -20,7 +22,37 @@ import (
 
 // ErrPrivileges is returned when the probes cannot be loaded for want of
 // privileges.
-var ErrPrivileges = errors.New("loading BPF probes needs root (or CAP_BPF and CAP_PERFMON): run with sudo")
+var ErrPrivileges = errors.New("loading BPF probes needs root, or the capabilities CAP_BPF, CAP_PERFMON and (tracefs being readable by root only) CAP_DAC_READ_SEARCH: run with sudo, or setcap cap_bpf,cap_perfmon,cap_dac_read_search+ep on the binary")
+
+// Capabilities (linux/capability.h).
+const (
+	capDACReadSearch = 2
+	capSysAdmin      = 21
+	capPerfmon       = 38
+	capBPF           = 39
+)
+
+// missingCaps names the capabilities Load needs that the process lacks in
+// its effective set: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN for both.
+func missingCaps() ([]string, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return nil, fmt.Errorf("read capabilities: %w", err)
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	if has(capSysAdmin) {
+		return nil, nil
+	}
+	var missing []string
+	if !has(capBPF) {
+		missing = append(missing, "CAP_BPF")
+	}
+	if !has(capPerfmon) {
+		missing = append(missing, "CAP_PERFMON")
+	}
+	return missing, nil
+}
 
 // Probes are the loaded BPF programs, their links and the ring buffer.
 type Probes struct {
@@ -29,6 +61,7 @@ type Probes struct {
 	reader  *ringbuf.Reader
 	rec     ringbuf.Record
 	formats map[Kind]Format
+	closed  bool // objs closed
 	// Attached lists the tracepoints that attached; Missing says why the
 	// others did not (absent from this kernel, or refused).
 	Attached []string
@@ -52,13 +85,36 @@ func tracefs() (string, error) {
 	return tracefsDirs[0], nil
 }
 
+// CheckPrivileges says, without loading anything, whether Load can run:
+// the capabilities it needs, and tracefs readable (mounted if it was not).
+// Its error wraps ErrPrivileges when privileges are missing.
+func CheckPrivileges() error {
+	_, err := tracefsChecked()
+	return err
+}
+
+func tracefsChecked() (string, error) {
+	missing, err := missingCaps()
+	if err != nil {
+		return "", err
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("%w (missing %s)", ErrPrivileges, strings.Join(missing, ", "))
+	}
+	dir, err := tracefs()
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.ReadDir(filepath.Join(dir, "events")); err != nil {
+		return "", fmt.Errorf("%w (tracefs: %v)", ErrPrivileges, err)
+	}
+	return dir, nil
+}
+
 // Load loads the probes and attaches every tracepoint the running kernel
 // has. Close the returned Probes.
 func Load() (*Probes, error) {
-	if os.Geteuid() != 0 {
-		return nil, ErrPrivileges
-	}
-	dir, err := tracefs()
+	dir, err := tracefsChecked()
 	if err != nil {
 		return nil, err
 	}
@@ -66,18 +122,21 @@ func Load() (*Probes, error) {
 		return nil, fmt.Errorf("remove memlock limit: %w", err)
 	}
 	p := &Probes{formats: map[Kind]Format{}, Missing: map[string]string{}}
-	for _, tp := range Tracepoints {
-		b, err := os.ReadFile(filepath.Join(dir, "events", tp.Group, tp.Name, "format"))
+	for _, k := range tracefile.Kinds {
+		if k.Kind.Software() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "events", k.Group, k.Event, "format"))
 		if err != nil {
-			p.Missing[tp.Group+":"+tp.Name] = "not in this kernel"
+			p.Missing[k.Kind.String()] = "not in this kernel"
 			continue
 		}
 		f, err := ParseFormat(bytes.NewReader(b))
 		if err != nil {
-			p.Missing[tp.Group+":"+tp.Name] = err.Error()
+			p.Missing[k.Kind.String()] = err.Error()
 			continue
 		}
-		p.formats[tp.Kind] = f
+		p.formats[k.Kind] = f
 	}
 	spec, err := loadProbes()
 	if err != nil {
@@ -87,13 +146,14 @@ func Load() (*Probes, error) {
 		kind  Kind
 		field string
 	}{
-		"next_pid_off":    {KindSchedSwitch, "next_pid"},
-		"fork_parent_off": {KindFork, "parent_pid"},
-		"fork_child_off":  {KindFork, "child_pid"},
-		"ioctl_cmd_off":   {KindIoctlEnter, "cmd"},
-		"ioctl_arg_off":   {KindIoctlEnter, "arg"},
+		"next_pid_off":    {tracefile.KindSchedSwitch, "next_pid"},
+		"fork_parent_off": {tracefile.KindFork, "parent_pid"},
+		"fork_child_off":  {tracefile.KindFork, "child_pid"},
+		"ioctl_cmd_off":   {tracefile.KindIoctlEnter, "cmd"},
+		"ioctl_arg_off":   {tracefile.KindIoctlEnter, "arg"},
 	}
-	for v, o := range offsets {
+	for _, v := range slices.Sorted(maps.Keys(offsets)) {
+		o := offsets[v]
 		fl, ok := p.formats[o.kind].Field(o.field)
 		if !ok {
 			continue
@@ -108,16 +168,13 @@ func Load() (*Probes, error) {
 		}
 		return nil, fmt.Errorf("load BPF programs: %w", err)
 	}
-	progs := map[string]*ebpf.Program{}
-	for name, prog := range programsByName(&p.objs.probesPrograms) {
-		progs[name] = prog
-	}
-	for _, tp := range Tracepoints {
-		key := tp.Group + ":" + tp.Name
-		if _, missing := p.Missing[key]; missing {
+	progs := programs(&p.objs.probesPrograms)
+	for _, k := range tracefile.Kinds {
+		key := k.Kind.String()
+		if _, missing := p.Missing[key]; missing || k.Kind.Software() {
 			continue
 		}
-		l, err := link.Tracepoint(tp.Group, tp.Name, progs[tp.Program], nil)
+		l, err := link.Tracepoint(k.Group, k.Event, progs[k.Kind], nil)
 		if err != nil {
 			p.Missing[key] = err.Error()
 			continue
@@ -129,14 +186,16 @@ func Load() (*Probes, error) {
 		p.Close()
 		return nil, fmt.Errorf("no tracepoint attached: %v", p.Missing)
 	}
-	for _, se := range SoftwareEvents {
-		key := se.Kind.String()
-		if err := p.attachSoftware(se, progs[se.Program]); err != nil {
-			p.Missing[key] = err.Error()
+	for _, k := range tracefile.Kinds {
+		if !k.Kind.Software() {
 			continue
 		}
-		p.formats[se.Kind] = Format{{Name: "address", Size: 8}}
-		p.Attached = append(p.Attached, key)
+		if err := p.attachSoftware(k, progs[k.Kind]); err != nil {
+			p.Missing[k.Kind.String()] = err.Error()
+			continue
+		}
+		p.formats[k.Kind] = Format{{Name: "address", Size: 8}}
+		p.Attached = append(p.Attached, k.Kind.String())
 	}
 	p.reader, err = ringbuf.NewReader(p.objs.Events)
 	if err != nil {
@@ -149,7 +208,7 @@ func Load() (*Probes, error) {
 // attachSoftware opens a perf software event on every online CPU (all
 // processes: the program filters by tgid, and threads the VMM creates
 // later are covered) and attaches prog to each.
-func (p *Probes) attachSoftware(se SoftwareEvent, prog *ebpf.Program) error {
+func (p *Probes) attachSoftware(se tracefile.KindInfo, prog *ebpf.Program) error {
 	b, err := os.ReadFile("/sys/devices/system/cpu/online")
 	if err != nil {
 		return fmt.Errorf("list CPUs: %w", err)
@@ -161,20 +220,20 @@ func (p *Probes) attachSoftware(se SoftwareEvent, prog *ebpf.Program) error {
 	var links []link.Link
 	for _, cpu := range cpus {
 		attr := unix.PerfEventAttr{
-			Type: unix.PERF_TYPE_SOFTWARE, Config: se.Config,
+			Type: unix.PERF_TYPE_SOFTWARE, Config: softwareConfig[se.Kind],
 			Size: uint32(unsafe.Sizeof(unix.PerfEventAttr{})), Sample: 1,
 		}
 		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
 		if err != nil {
 			closeAll(links)
-			return fmt.Errorf("perf_event_open %s on CPU %d: %w", se.Name, cpu, err)
+			return fmt.Errorf("perf_event_open %s on CPU %d: %w", se.Event, cpu, err)
 		}
 		// The link holds the event; the descriptor is not needed after.
 		l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: prog, Attach: ebpf.AttachPerfEvent})
 		unix.Close(fd)
 		if err != nil {
 			closeAll(links)
-			return fmt.Errorf("attach to %s on CPU %d: %w", se.Name, cpu, err)
+			return fmt.Errorf("attach to %s on CPU %d: %w", se.Event, cpu, err)
 		}
 		links = append(links, l)
 	}
@@ -208,16 +267,17 @@ func parseCPUList(s string) ([]int, error) {
 	return cpus, nil
 }
 
-func programsByName(ps *probesPrograms) map[string]*ebpf.Program {
-	return map[string]*ebpf.Program{
-		"ioctl_enter": ps.IoctlEnter, "ioctl_exit": ps.IoctlExit,
-		"kvm_userspace_exit": ps.KvmUserspaceExit, "kvm_pio": ps.KvmPio, "kvm_mmio": ps.KvmMmio,
-		"kvm_emulate_insn": ps.KvmEmulateInsn, "kvm_write_tsc_offset": ps.KvmWriteTscOffset,
-		"kvm_exit": ps.KvmExit, "kvm_entry": ps.KvmEntry, "kvm_page_fault": ps.KvmPageFault,
-		"page_fault_user": ps.PageFaultUser, "page_fault_kernel": ps.PageFaultKernel,
-		"sched_switch": ps.SchedSwitch, "sched_process_fork": ps.SchedProcessFork,
-		"sched_process_exec": ps.SchedProcessExec, "sched_process_exit": ps.SchedProcessExit,
-		"minor_fault_done": ps.MinorFaultDone, "major_fault_done": ps.MajorFaultDone,
+// programs maps each kind to the BPF program that emits it.
+func programs(ps *probesPrograms) map[Kind]*ebpf.Program {
+	return map[Kind]*ebpf.Program{
+		tracefile.KindIoctlEnter: ps.IoctlEnter, tracefile.KindIoctlExit: ps.IoctlExit,
+		tracefile.KindUserspaceExit: ps.KvmUserspaceExit, tracefile.KindPio: ps.KvmPio, tracefile.KindMmio: ps.KvmMmio,
+		tracefile.KindEmulateInsn: ps.KvmEmulateInsn, tracefile.KindWriteTSCOffset: ps.KvmWriteTscOffset,
+		tracefile.KindKVMExit: ps.KvmExit, tracefile.KindKVMEntry: ps.KvmEntry, tracefile.KindKVMPageFault: ps.KvmPageFault,
+		tracefile.KindPageFaultUser: ps.PageFaultUser, tracefile.KindPageFaultKernel: ps.PageFaultKernel,
+		tracefile.KindSchedSwitch: ps.SchedSwitch, tracefile.KindFork: ps.SchedProcessFork,
+		tracefile.KindExec: ps.SchedProcessExec, tracefile.KindExit: ps.SchedProcessExit,
+		tracefile.KindMinorFaultDone: ps.MinorFaultDone, tracefile.KindMajorFaultDone: ps.MajorFaultDone,
 	}
 }
 
@@ -227,11 +287,22 @@ func (p *Probes) Follow(tgid uint32) error {
 	if err := p.objs.Tgids.Put(tgid, one); err != nil {
 		return fmt.Errorf("follow %d: %w", tgid, err)
 	}
-	return p.objs.Threads.Put(tgid, one)
+	return p.FollowThread(tgid)
 }
 
-// Read blocks for the next event. After Close it returns ringbuf.ErrClosed.
-// It is not safe for concurrent use: it reuses one record buffer.
+// FollowThread makes the probes see a thread of a followed process being
+// switched in (threads created later are learnt from fork).
+func (p *Probes) FollowThread(tid uint32) error {
+	if err := p.objs.Threads.Put(tid, uint8(1)); err != nil {
+		return fmt.Errorf("follow thread %d: %w", tid, err)
+	}
+	return nil
+}
+
+// Read blocks for the next event. After Drain it returns the events still
+// in the ring buffer, then ringbuf.ErrFlushed; after Close,
+// ringbuf.ErrClosed. It is not safe for concurrent use: it reuses one
+// record buffer.
 func (p *Probes) Read() (Event, error) {
 	if err := p.reader.ReadInto(&p.rec); err != nil {
 		return Event{}, err
@@ -239,29 +310,44 @@ func (p *Probes) Read() (Event, error) {
 	return p.decode(p.rec.RawSample)
 }
 
-// decode reads struct event (bpf/probes.c) by hand: binary.Read's
-// reflection would cost more than the rest of the pipeline.
+// Drain detaches every probe, so no event comes after it, and makes Read
+// return what the ring buffer still holds, then ringbuf.ErrFlushed.
+func (p *Probes) Drain() error {
+	err := p.detach()
+	return errors.Join(err, p.reader.Flush())
+}
+
+func (p *Probes) detach() error {
+	var errs []error
+	for _, l := range p.links {
+		errs = append(errs, l.Close())
+	}
+	p.links = nil
+	return errors.Join(errs...)
+}
+
+// eventSize is struct event's size in bpf/probes.c.
+const eventSize = int(unsafe.Sizeof(probesEvent{}))
+
+// decode reads struct event (bpf/probes.c) into its generated Go type. The
+// ring buffer hands over the C struct's bytes in the host's layout, which
+// probesEvent has too (structs.HostLayout).
 func (p *Probes) decode(b []byte) (Event, error) {
-	const rawOff, argOff = 24, 24 + 64
-	if len(b) < argOff+32 {
-		return Event{}, fmt.Errorf("short event: %d bytes", len(b))
+	if len(b) < eventSize {
+		return Event{}, fmt.Errorf("short event: %d bytes, want %d", len(b), eventSize)
 	}
-	le := binary.LittleEndian
-	ev := Event{
-		Time: int64(le.Uint64(b[0:])), TGID: le.Uint32(b[8:]), TID: le.Uint32(b[12:]),
-		Kind: Kind(le.Uint16(b[16:])), CPU: le.Uint16(b[18:]),
-	}
+	raw := (*probesEvent)(unsafe.Pointer(&b[0]))
+	ev := Event{Time: int64(raw.Ts), TGID: raw.Tgid, TID: raw.Tid, Kind: Kind(raw.Kind), CPU: raw.Cpu}
 	if f, ok := p.formats[ev.Kind]; ok {
-		ev.Fields = f.Decode(b[rawOff : rawOff+64])
-		if ev.Kind == KindSchedSwitch {
-			ev.Comm = f.String(b[rawOff:rawOff+64], "prev_comm")
+		ev.Fields = f.Decode(raw.Raw[:])
+		if ev.Kind == tracefile.KindSchedSwitch {
+			ev.Comm = f.String(raw.Raw[:], "prev_comm")
 		}
+	} else {
+		return ev, fmt.Errorf("event of unknown kind %d", raw.Kind)
 	}
-	if ev.Kind == KindIoctlEnter {
-		arg := b[argOff : argOff+32]
-		if !bytes.Equal(arg, make([]byte, 32)) {
-			ev.Arg = append([]byte(nil), arg...)
-		}
+	if ev.Kind == tracefile.KindIoctlEnter && raw.Arg != [32]byte{} {
+		ev.Arg = append([]byte(nil), raw.Arg[:]...)
 	}
 	return ev, nil
 }
@@ -283,14 +369,8 @@ func (p *Probes) Counters() (lost uint64, fired map[string]uint64, err error) {
 	if lost, err = sum(0); err != nil {
 		return 0, nil, fmt.Errorf("read counters: %w", err)
 	}
-	kinds := make([]Kind, 0, len(Tracepoints)+len(SoftwareEvents))
-	for _, tp := range Tracepoints {
-		kinds = append(kinds, tp.Kind)
-	}
-	for _, se := range SoftwareEvents {
-		kinds = append(kinds, se.Kind)
-	}
-	for _, k := range kinds {
+	for _, ki := range tracefile.Kinds {
+		k := ki.Kind
 		n, err := sum(1 + uint32(k))
 		if err != nil {
 			return 0, nil, fmt.Errorf("read counters: %w", err)
@@ -302,16 +382,18 @@ func (p *Probes) Counters() (lost uint64, fired map[string]uint64, err error) {
 	return lost, fired, nil
 }
 
-// Close detaches and unloads everything; a blocked Read returns.
+// Close detaches and unloads everything, each object once; a blocked
+// Read returns ringbuf.ErrClosed.
 func (p *Probes) Close() error {
 	var errs []error
 	if p.reader != nil {
-		errs = append(errs, p.reader.Close())
+		errs = append(errs, p.reader.Close()) // a second Close is a no-op
 	}
-	for _, l := range p.links {
-		errs = append(errs, l.Close())
+	errs = append(errs, p.detach())
+	if !p.closed {
+		p.closed = true
+		errs = append(errs, p.objs.Close())
 	}
-	errs = append(errs, p.objs.Close())
 	return errors.Join(errs...)
 }
 

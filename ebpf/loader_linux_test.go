@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/boottrace/boottrace/trace/tracefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -44,22 +45,22 @@ func TestIoctlEvents(t *testing.T) {
 	got := map[Kind]Event{}
 	deadline := time.AfterFunc(10*time.Second, func() { p.Close() })
 	defer deadline.Stop()
-	for got[KindIoctlExit].Kind == 0 {
+	for got[tracefile.KindIoctlExit].Kind == 0 {
 		ev, err := p.Read()
 		if err != nil {
 			t.Fatalf("read: %v (events so far %v)", err, got)
 		}
-		if ev.Kind == KindIoctlEnter && ev.Fields["cmd"] == kvmGetAPIVersion {
+		if ev.Kind == tracefile.KindIoctlEnter && ev.Fields["cmd"] == kvmGetAPIVersion {
 			got[ev.Kind] = ev
 		}
-		if ev.Kind == KindIoctlExit && got[KindIoctlEnter].Kind != 0 && ev.TID == got[KindIoctlEnter].TID {
+		if ev.Kind == tracefile.KindIoctlExit && got[tracefile.KindIoctlEnter].Kind != 0 && ev.TID == got[tracefile.KindIoctlEnter].TID {
 			got[ev.Kind] = ev
 		}
 	}
-	if ret := got[KindIoctlExit].Fields["ret"]; ret != int64(version) {
+	if ret := got[tracefile.KindIoctlExit].Fields["ret"]; ret != int64(version) {
 		t.Errorf("exit ret = %d, want the API version %d", ret, version)
 	}
-	if d := got[KindIoctlExit].Time - got[KindIoctlEnter].Time; d <= 0 || d > 1e9 {
+	if d := got[tracefile.KindIoctlExit].Time - got[tracefile.KindIoctlEnter].Time; d <= 0 || d > 1e9 {
 		t.Errorf("ioctl took %d ns", d)
 	}
 	lost, fired, err := p.Counters()

@@ -1,4 +1,4 @@
-package examples
+package examples_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/boottrace/boottrace/symbolize"
 	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/input"
 )
 
 // The end-to-end tests build the BOOT_TRACE-patched kernel from Debian's
@@ -94,11 +95,11 @@ func boot(t *testing.T, build string, env []string, cmdline ...string) (*trace.T
 		t.Fatal(err)
 	}
 	defer closeFn()
-	tr, err := trace.Read(bytes.NewReader(console), trace.ReadOptions{Symbols: syms})
+	tr, err := input.Read(bytes.NewReader(console), input.ReadOptions{Symbols: syms})
 	if err != nil {
 		t.Fatalf("read console: %v\n%s", err, tail(console))
 	}
-	if tr.Format != trace.FormatBootTrace {
+	if tr.Format != input.FormatBootTrace {
 		t.Fatalf("console read as %q, not BOOT_TRACE", tr.Format)
 	}
 	return tr, string(console)
@@ -287,11 +288,11 @@ func TestBootTraceDebugfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	file, _, _ := bytes.Cut(img, []byte{0}) // the rest of the disk is zeros
-	fromFile, err := trace.Read(bytes.NewReader(file), trace.ReadOptions{})
+	fromFile, err := input.Read(bytes.NewReader(file), input.ReadOptions{})
 	if err != nil {
 		t.Fatalf("read the debugfs file: %v\n%s", err, tail(file))
 	}
-	if fromFile.Format != trace.FormatBootTrace {
+	if fromFile.Format != input.FormatBootTrace {
 		t.Fatalf("the debugfs file read as %q", fromFile.Format)
 	}
 	if notes := strings.Join(fromFile.Notes, "\n"); strings.Contains(notes, "partial") || fromFile.Skipped.Total > 0 {

@@ -1,4 +1,4 @@
-package examples
+package examples_test
 
 import (
 	"bytes"
@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/boottrace/boottrace/ebpf"
+	"github.com/boottrace/boottrace/ebpf/record"
 	"github.com/boottrace/boottrace/symbolize"
 	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/input"
 )
 
 // TestRecordQEMU records a real QEMU boot of the BOOT_TRACE kernel (TCG
@@ -50,7 +52,7 @@ func recordQEMU(t *testing.T, build string, command []string, tightest string) {
 	var file, console bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := ebpf.Record(ctx, ebpf.RecordOptions{Command: command, Trace: &file, Console: &console})
+	res, err := record.Record(ctx, record.Options{Command: command, Trace: &file, Console: &console})
 	if errors.Is(err, ebpf.ErrPrivileges) {
 		t.Skip(err)
 	}
@@ -66,7 +68,7 @@ func recordQEMU(t *testing.T, build string, command []string, tightest string) {
 		t.Fatal(err)
 	}
 	defer closeFn()
-	tr, err := trace.Read(&file, trace.ReadOptions{Symbols: syms})
+	tr, err := input.Read(&file, input.ReadOptions{Symbols: syms})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/input"
 )
 
 var benchInput = flag.String("write-bench-input", "", "write the 1,000,000-line folded benchmark input to this file (to time flamegraph.pl on it) and exit the test")
@@ -71,7 +71,7 @@ func BenchmarkFoldedToSVG(b *testing.B) {
 	b.SetBytes(int64(in.Len()))
 	b.ResetTimer()
 	for b.Loop() {
-		t, err := trace.Read(bytes.NewReader(in.Bytes()), trace.ReadOptions{})
+		t, err := input.Read(bytes.NewReader(in.Bytes()), input.ReadOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func BenchmarkLogToSVGAndPprof(b *testing.B) {
 	}
 	b.SetBytes(int64(len(log)))
 	for b.Loop() {
-		t, err := trace.Read(bytes.NewReader(log), trace.ReadOptions{})
+		t, err := input.Read(bytes.NewReader(log), input.ReadOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -14,13 +14,14 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/input"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func readFile(t testing.TB, path string) *trace.Trace {
 	t.Helper()
-	tr, err := trace.ReadFile(path, trace.ReadOptions{})
+	tr, err := input.ReadFile(path, input.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func readFile(t testing.TB, path string) *trace.Trace {
 
 func readString(t testing.TB, s string) *trace.Trace {
 	t.Helper()
-	tr, err := trace.Read(strings.NewReader(s), trace.ReadOptions{})
+	tr, err := input.Read(strings.NewReader(s), input.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +137,11 @@ func TestFoldedRoundTrip(t *testing.T) {
 	if err := WriteFolded(&first, Merge(tr)); err != nil {
 		t.Fatal(err)
 	}
-	back, err := trace.Read(bytes.NewReader(first.Bytes()), trace.ReadOptions{})
+	back, err := input.Read(bytes.NewReader(first.Bytes()), input.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Format != trace.FormatFolded {
+	if back.Format != input.FormatFolded {
 		t.Fatalf("folded output detected as %q", back.Format)
 	}
 	if err := WriteFolded(&second, Merge(back)); err != nil {

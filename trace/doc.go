@@ -1,7 +1,6 @@
 // Package trace is boottrace's model of a boot: tracks of nested, timed
-// spans, plus the readers that build that model from what users have — a
-// serial console or dmesg log, or folded stacks — detected from content.
-//
-// The span tree is the truth; flamegraphs, flamecharts, pprof profiles and
-// summaries (package flame) are views of it.
+// spans, the moments the input recorded (marks), notes on how it was read
+// and the lines it skipped. It reads nothing and draws nothing: the
+// readers are in trace/input, the views (flamegraphs, flamecharts, pprof
+// profiles, summaries) in package flame.
 package trace

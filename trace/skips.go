@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// maxLinesPerReason bounds how many example line numbers a reason keeps.
-const maxLinesPerReason = 5
+// MaxLinesPerReason bounds how many example line numbers a reason keeps.
+const MaxLinesPerReason = 5
 
 // Skips counts input lines a reader could not use, by reason, keeping the
 // first few line numbers of each so a user can look at them.
@@ -29,7 +29,7 @@ func (s *Skips) Add(reason string, line int) {
 		r := &s.Reasons[i]
 		if r.Reason == reason {
 			r.Count++
-			if len(r.Lines) < maxLinesPerReason {
+			if len(r.Lines) < MaxLinesPerReason {
 				r.Lines = append(r.Lines, line)
 			}
 			return

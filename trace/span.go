@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,10 +87,12 @@ func (s *Span) Walk(fn func(path []*Span) bool) {
 	walk(s)
 }
 
-func (s *Span) sortChildren() {
+// SortChildren orders every span's children by start, keeping the order of
+// children that start together.
+func (s *Span) SortChildren() {
 	sort.SliceStable(s.Children, func(i, j int) bool { return s.Children[i].Start < s.Children[j].Start })
 	for _, c := range s.Children {
-		c.sortChildren()
+		c.SortChildren()
 	}
 }
 
@@ -173,12 +176,13 @@ func (t *Trace) End() int64 {
 	return e
 }
 
-// maxNameLen bounds a frame name: names come from untrusted guest output.
-const maxNameLen = 160
+// MaxNameLen bounds a frame name: names come from untrusted guest output.
+const MaxNameLen = 160
 
 // CleanName makes untrusted text usable as a frame name: valid UTF-8, no
 // control characters, single spaces, no ';' (the folded-stack separator),
-// at most maxNameLen bytes.
+// bidirectional overrides shown escaped (see CleanText), at most
+// MaxNameLen bytes.
 func CleanName(s string) string {
 	var b strings.Builder
 	space := false
@@ -188,25 +192,82 @@ func CleanName(s string) string {
 				r = '?'
 			}
 		}
+		esc := ""
 		switch {
 		case unicode.IsSpace(r) || unicode.IsControl(r):
 			space = b.Len() > 0
 			continue
 		case r == ';':
 			r = ','
+		case bidi(r):
+			esc = fmt.Sprintf("\\u%04x", r)
 		}
 		if space {
 			b.WriteByte(' ')
 			space = false
 		}
-		if b.Len()+utf8.RuneLen(r) > maxNameLen {
+		if b.Len()+max(utf8.RuneLen(r), len(esc)) > MaxNameLen {
 			b.WriteString("…")
 			break
 		}
-		b.WriteRune(r)
+		if esc != "" {
+			b.WriteString(esc)
+		} else {
+			b.WriteRune(r)
+		}
 	}
 	if b.Len() == 0 {
 		return "?"
+	}
+	return b.String()
+}
+
+// bidi reports the Unicode characters that reorder the text around them
+// (overrides, embeddings, isolates, marks): shown as they are, a name
+// could display as another.
+func bidi(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x061c
+}
+
+// MaxTextLen bounds a piece of untrusted text shown in a message.
+const MaxTextLen = 1024
+
+// CleanText makes untrusted text safe to print on a terminal or in a
+// picture, as a message from input (a trace file's notes, paths, a VMM's
+// exit status): valid UTF-8, control characters other than tab and
+// bidirectional overrides shown escaped ("\x1b", "\u202e"), so no escape
+// sequence reaches a terminal; at most MaxTextLen bytes.
+func CleanText(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || (unicode.IsControl(r) && r != '\t') || bidi(r) {
+			clean = false
+			break
+		}
+	}
+	if clean && len(s) <= MaxTextLen {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if b.Len() >= MaxTextLen {
+			b.WriteString("…")
+			break
+		}
+		switch {
+		case r == utf8.RuneError:
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				fmt.Fprintf(&b, "\\x%02x", s[i])
+				continue
+			}
+			b.WriteRune(r)
+		case r < 0x80 && unicode.IsControl(r) && r != '\t':
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case unicode.IsControl(r) && r != '\t' || bidi(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
 	}
 	return b.String()
 }

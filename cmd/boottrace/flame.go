@@ -35,6 +35,12 @@ INPUT is a file, "-" for stdin, or nothing for the embedded example.`,
 			if chart && folded {
 				return fmt.Errorf("--chart and --folded exclude each other")
 			}
+			if width < 200 || width > 100000 {
+				return fmt.Errorf("--width %d: give a width between 200 and 100000 pixels", width)
+			}
+			if err := checkOutput(out, inputArgs(args)...); err != nil {
+				return err
+			}
 			t, err := in.load(cmd, args)
 			if err != nil {
 				return err

@@ -1,30 +1,31 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/boottrace/boottrace/examples"
-	"github.com/boottrace/boottrace/symbolize"
 	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/input"
 )
 
 // inputFlags are the flags every reading command shares.
 type inputFlags struct {
 	vmlinux   string
 	systemMap string
+	format    string
 }
 
 func (f *inputFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.vmlinux, "vmlinux", "", "resolve addresses with this vmlinux (ELF symbols; file and line from DWARF)")
 	cmd.Flags().StringVar(&f.systemMap, "system-map", "", "resolve addresses and initcall levels with this System.map or kallsyms file (may be gzipped)")
+	cmd.Flags().StringVar(&f.format, "format", "", "read INPUT as this format instead of detecting it: "+strings.Join(input.Formats, ", "))
 }
 
 // absolute is the flags' paths made absolute, to be kept in a trace file.
@@ -41,107 +42,89 @@ func (f *inputFlags) absolute() (vmlinux, systemMap string, err error) {
 	return vmlinux, systemMap, err
 }
 
-// recordedSymbols returns the symbol files a trace file names ("boottrace
-// record --system-map" keeps them there), if they can still be read.
-func recordedSymbols(cmd *cobra.Command, path string) (vmlinux, systemMap string) {
-	file, err := os.Open(path)
-	if err != nil {
-		return "", ""
-	}
-	defer file.Close()
-	h, ok := trace.ReadRecordingHeader(file)
-	if !ok || h.Vmlinux == "" && h.SystemMap == "" {
-		return "", ""
-	}
-	for _, p := range []string{h.Vmlinux, h.SystemMap} {
-		if _, err := os.Stat(p); p != "" && err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "boottrace: %s was recorded with the symbols %s, which cannot be read (%v): pass --vmlinux or --system-map\n", path, p, err)
-			return "", ""
-		}
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "boottrace: using the guest symbols the recording names: %s\n", strings.TrimSpace(h.Vmlinux+" "+h.SystemMap))
-	return h.Vmlinux, h.SystemMap
-}
-
 // load reads INPUT (a path, "-" for stdin, or nothing for the embedded
-// example) and reports skipped lines on stderr.
+// example).
 func (f *inputFlags) load(cmd *cobra.Command, args []string) (*trace.Trace, error) {
-	var r io.Reader
 	name := ""
-	vmlinux, systemMap := f.vmlinux, f.systemMap
-	var embeddedMap []byte
-	switch {
-	case len(args) == 0:
-		ex := examples.Default()
-		name = ex.Name
-		r = bytes.NewReader(ex.Log)
-		if vmlinux == "" && systemMap == "" {
-			embeddedMap = ex.SystemMap
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "boottrace: no INPUT given; reading the embedded example %s\n", name)
-	case args[0] == "-":
-		name, r = "stdin", cmd.InOrStdin()
-	default:
-		if vmlinux == "" && systemMap == "" {
-			vmlinux, systemMap = recordedSymbols(cmd, args[0])
-		}
-		file, err := os.Open(args[0])
-		if err != nil {
-			return nil, fmt.Errorf("open input: %w", err)
-		}
-		defer file.Close()
-		name, r = args[0], file
+	if len(args) > 0 {
+		name = args[0]
 	}
-	var syms *symbolize.Table
-	if embeddedMap != nil {
-		t, err := symbolize.ReadSystemMapGz(bytes.NewReader(embeddedMap))
-		if err != nil {
-			return nil, fmt.Errorf("embedded example symbols: %w", err)
-		}
-		syms = t
-	} else {
-		t, closer, err := symbolize.Open(vmlinux, systemMap)
-		if err != nil {
-			return nil, err
-		}
-		defer closer()
-		syms = t
-	}
-	t, err := trace.Read(r, trace.ReadOptions{Symbols: syms})
-	if errors.Is(err, trace.ErrNoData) {
-		return nil, errors.New(trace.Describe(name, t, err))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	if t.Skipped.Total > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "boottrace: %s: read as %s; skipped %d lines:\n%s", name, t.Format, t.Skipped.Total, t.Skipped.String())
-	}
-	return t, nil
+	return input.Load(name, input.LoadOptions{
+		Vmlinux: f.vmlinux, SystemMap: f.systemMap, Format: f.format,
+		Stdin: cmd.InOrStdin(), Log: cmd.ErrOrStderr(),
+	})
 }
 
-// output opens -o FILE, or stdout for "" and "-".
-func output(cmd *cobra.Command, path string) (io.Writer, func() error, error) {
-	if path == "" || path == "-" {
-		return cmd.OutOrStdout(), func() error { return nil }, nil
+// checkOutput refuses an output file that is one of the inputs: writing
+// it would destroy what is being read.
+func checkOutput(out string, inputs ...string) error {
+	if out == "" || out == "-" {
+		return nil
 	}
-	f, err := os.Create(path)
+	fo, err := os.Stat(out)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create output: %w", err)
+		return nil // does not exist yet
 	}
-	return f, f.Close, nil
+	for _, in := range inputs {
+		if fi, err := os.Stat(in); err == nil && os.SameFile(fi, fo) {
+			return fmt.Errorf("-o %s is the input %s: choose another output file", out, in)
+		}
+	}
+	return nil
 }
 
-// writeTo writes with fn to -o FILE (or stdout) and closes it, keeping the
-// first error.
+// writeTo writes with fn to -o FILE (or stdout for "" and "-"). A file is
+// written beside its final name and renamed into place only when complete,
+// so a failed write leaves an existing file as it was.
 func writeTo(cmd *cobra.Command, path string, fn func(io.Writer) error) error {
-	w, closeFn, err := output(cmd, path)
+	if path == "" || path == "-" {
+		w := &errWriter{w: cmd.OutOrStdout()}
+		err := fn(w)
+		return errors.Join(err, w.err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return err
+		return fmt.Errorf("create output: %w", err)
 	}
-	err = fn(w)
-	if cerr := closeFn(); err == nil && cerr != nil {
-		err = fmt.Errorf("write %s: %w", path, cerr)
+	defer os.Remove(tmp.Name()) // after the rename, a no-op
+	err = fn(tmp)
+	if cerr := tmp.Close(); err == nil && cerr != nil {
+		err = cerr
 	}
-	return err
+	if err == nil {
+		if fi, serr := os.Stat(path); serr == nil {
+			os.Chmod(tmp.Name(), fi.Mode().Perm())
+		} else {
+			os.Chmod(tmp.Name(), 0o644)
+		}
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// errWriter keeps the first error of w, so that writers that ignore what
+// Write returns (fmt.Fprintf in a loop) still fail: "> /dev/full" is an
+// error, not an empty success.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = fmt.Errorf("write output: %w", err)
+	}
+	return n, err
+}
+
+// inputArgs is INPUT as a list, for checkOutput.
+func inputArgs(args []string) []string {
+	return slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "-" })
 }

@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/boottrace/boottrace/trace/input"
+	"github.com/boottrace/boottrace/trace/tracefile"
 	"github.com/google/pprof/profile"
-
-	"github.com/boottrace/boottrace/trace"
 )
 
 // run executes boottrace with args and stdin, returning stdout and stderr.
@@ -183,7 +184,7 @@ func TestRecordedSymbols(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := withHeader(t, filepath.Join("..", "..", "examples", "record", "qemu-tcg.trace.gz"), func(h *trace.RecordingHeader) { h.SystemMap = systemMap })
+	tr := withHeader(t, filepath.Join("..", "..", "examples", "record", "qemu-tcg.trace.gz"), func(h *tracefile.Header) { h.SystemMap = systemMap })
 	file := filepath.Join(dir, "boot.trace")
 	if err := os.WriteFile(file, tr, 0o644); err != nil {
 		t.Fatal(err)
@@ -195,25 +196,71 @@ func TestRecordedSymbols(t *testing.T) {
 	if !strings.Contains(stderr, "using the guest symbols the recording names") || !strings.Contains(out, "kernel_init_freeable") || strings.Contains(out, "0xffffffff") {
 		t.Errorf("the recorded System.map was not used:\n%s\n%s", stderr, out)
 	}
-	gone := withHeader(t, filepath.Join("..", "..", "examples", "record", "qemu-tcg.trace.gz"), func(h *trace.RecordingHeader) { h.SystemMap = filepath.Join(dir, "gone.map") })
+	gone := withHeader(t, filepath.Join("..", "..", "examples", "record", "qemu-tcg.trace.gz"), func(h *tracefile.Header) { h.SystemMap = filepath.Join(dir, "gone.map") })
 	if err := os.WriteFile(file, gone, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, stderr, err := run(t, "", "summary", file); err != nil || !strings.Contains(stderr, "gone.map, which cannot be read") {
+	if _, stderr, err := run(t, "", "summary", file); err != nil || !strings.Contains(stderr, "gone.map, which cannot be used") {
 		t.Errorf("a missing recorded System.map is not reported: %v\n%q", err, stderr)
+	}
+	// A header is untrusted: a device it names is never opened (reading
+	// /dev/urandom would never end, /dev/stdin would eat stdin).
+	for _, dev := range []string{"/dev/urandom", "/dev/stdin"} {
+		hostile := withHeader(t, filepath.Join("..", "..", "examples", "record", "qemu-tcg.trace.gz"), func(h *tracefile.Header) { h.SystemMap = dev })
+		if err := os.WriteFile(file, hostile, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan string, 1)
+		go func() {
+			_, stderr, _ := run(t, "", "summary", file)
+			done <- stderr
+		}()
+		select {
+		case stderr := <-done:
+			if !strings.Contains(stderr, "not a regular file") {
+				t.Errorf("a header naming %s: %q", dev, stderr)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("summary of a trace file whose header names %s does not end", dev)
+		}
+	}
+}
+
+// TestTerminalSafe checks that text from a trace file reaches the
+// terminal cleaned: an escape sequence in the VMM's exit status, a bidi
+// override in a probe's error.
+func TestTerminalSafe(t *testing.T) {
+	b := withHeader(t, filepath.Join("..", "..", "examples", "record", "minivmm.trace.gz"), func(h *tracefile.Header) {
+		h.Missing = map[string]string{"x:y": "evil \u202e reversed"}
+	})
+	b = append(b, []byte(`{"t":1,"k":"end","end":{"reason":"stop\u001b]0;pwned\u0007","lost":0,"fired":{},"clock":[],"vmm_exit":"exit \u001b[2J"}}`+"\n")...)
+	file := filepath.Join(t.TempDir(), "evil.trace")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := run(t, "", "summary", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := out + stderr
+	if strings.ContainsAny(all, "\x1b\x07\u202e") {
+		t.Errorf("raw control or bidi characters reached the output:\n%q", all)
+	}
+	if !strings.Contains(all, `\x1b]0;pwned`) || !strings.Contains(all, `\u202e`) {
+		t.Errorf("the cleaned text is not shown escaped:\n%s", all)
 	}
 }
 
 // withHeader returns the gzipped trace file at path, uncompressed, with
 // its header changed by edit.
-func withHeader(t *testing.T, path string, edit func(*trace.RecordingHeader)) []byte {
+func withHeader(t *testing.T, path string, edit func(*tracefile.Header)) []byte {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	u, err := trace.Uncompressed(f)
+	u, err := input.Uncompressed(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +269,7 @@ func withHeader(t *testing.T, path string, edit func(*trace.RecordingHeader)) []
 		t.Fatal(err)
 	}
 	first, rest, _ := bytes.Cut(b, []byte("\n"))
-	var h trace.RecordingHeader
+	var h tracefile.Header
 	if err := json.Unmarshal(first, &h); err != nil {
 		t.Fatal(err)
 	}

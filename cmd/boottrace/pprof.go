@@ -25,12 +25,15 @@ INPUT is a file, "-" for stdin, or nothing for the embedded example.`,
   go tool pprof -http=localhost:8080 boot.pb.gz`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				out = "boot.pb.gz"
+			}
+			if err := checkOutput(out, inputArgs(args)...); err != nil {
+				return err
+			}
 			t, err := in.load(cmd, args)
 			if err != nil {
 				return err
-			}
-			if out == "" {
-				out = "boot.pb.gz"
 			}
 			return writeTo(cmd, out, func(w io.Writer) error { return flame.WritePprof(w, t) })
 		},

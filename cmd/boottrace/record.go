@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/boottrace/boottrace/ebpf"
+	"github.com/boottrace/boottrace/ebpf/record"
 	"github.com/boottrace/boottrace/symbolize"
 )
 
@@ -55,8 +55,8 @@ other command reads it ("boottrace flame --chart boot.trace"). The guest's
 symbols given with --vmlinux or --system-map are checked and named in the
 file, so those commands use them without the flag.
 
-Needs root (or CAP_BPF and CAP_PERFMON) and tracefs, which it mounts if
-needed. It changes no global tracing switch.`,
+Needs root (or CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH) and tracefs,
+which it mounts if needed. It changes no global tracing switch.`,
 		Example: `  sudo boottrace record -o boot.trace -- qemu-system-x86_64 -M microvm -kernel bzImage ... -serial stdio
   sudo boottrace record --until 'login:' --timeout 30s -- firecracker --config-file vm.json
   sudo boottrace record --system-map System.map -o boot.trace -- ./boot.sh bzImage initrd -
@@ -89,19 +89,28 @@ needed. It changes no global tracing switch.`,
 			if err != nil {
 				return err
 			}
+			opt := record.Options{
+				Command: args, PID: pid,
+				Console: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(), Stderr: cmd.ErrOrStderr(),
+				Until: re, Timeout: timeout, Progress: cmd.ErrOrStderr(),
+				Vmlinux: vmlinux, SystemMap: systemMap,
+			}
+			// Everything that can fail before the recording begins is
+			// checked before the trace file is touched.
+			if err := record.Check(opt); err != nil {
+				return err
+			}
+			// The file is written in place, not renamed at the end: a
+			// recording cut short (boottrace killed) keeps what it has.
 			f, err := os.Create(out)
 			if err != nil {
 				return fmt.Errorf("create trace file: %w", err)
 			}
 			defer f.Close()
+			opt.Trace = f
 			ctx, cancel := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer cancel()
-			res, err := ebpf.Record(ctx, ebpf.RecordOptions{
-				Command: args, PID: pid, Trace: f,
-				Console: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(), Stderr: cmd.ErrOrStderr(),
-				Until: re, Timeout: timeout, Progress: cmd.ErrOrStderr(),
-				Vmlinux: vmlinux, SystemMap: systemMap,
-			})
+			res, err := record.Record(ctx, opt)
 			if cerr := f.Close(); err == nil && cerr != nil {
 				err = fmt.Errorf("write %s: %w", out, cerr)
 			}
@@ -109,7 +118,11 @@ needed. It changes no global tracing switch.`,
 				return err
 			}
 			e := cmd.ErrOrStderr()
-			fmt.Fprintf(e, "boottrace: recorded %d events to %s (%s); lost %d\n", res.Events, out, res.Reason, res.Lost)
+			fmt.Fprintf(e, "boottrace: recorded %d events to %s (%s); lost %d", res.Events, out, res.Reason, res.Lost)
+			if res.Errors > 0 {
+				fmt.Fprintf(e, "; %d could not be read", res.Errors)
+			}
+			fmt.Fprintln(e)
 			var fired []string
 			for _, k := range slices.Sorted(maps.Keys(res.Fired)) {
 				fired = append(fired, fmt.Sprintf("%s=%d", k, res.Fired[k]))

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/input"
 )
 
 // TestRecordSignals runs boottrace record as a user would and stops it with
@@ -62,7 +62,7 @@ func TestRecordSignals(t *testing.T) {
 			if !strings.Contains(stderr.String(), "(interrupted)") {
 				t.Errorf("stderr does not say it was interrupted:\n%s", stderr.String())
 			}
-			tr, err := trace.ReadFile(file, trace.ReadOptions{})
+			tr, err := input.ReadFile(file, input.ReadOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,8 @@
 #include <linux/bpf_perf_event.h>
 #include <bpf/bpf_helpers.h>
 
+#include "kinds.h"
+
 char __license[] SEC("license") = "Dual MIT/GPL";
 
 #define RAW_LEN 64
@@ -18,7 +20,7 @@ struct event {
 	__u64 ts;   // bpf_ktime_get_ns: CLOCK_MONOTONIC
 	__u32 tgid;
 	__u32 tid;
-	__u16 kind; // which tracepoint (enum in Go: Kind)
+	__u16 kind; // which tracepoint: enum event_kind
 	__u16 cpu;
 	__u32 len;  // bytes of raw that are valid (ioctl: plus the argument)
 	__u8 raw[RAW_LEN];
@@ -106,7 +108,7 @@ static __always_inline int submit(void *ctx, __u16 kind, __u64 id)
 	if (!e)
 		return 0;
 	bpf_probe_read_kernel(e->raw, RAW_LEN, ctx);
-	if (kind == 1) {
+	if (kind == KIND_IOCTL_ENTER) {
 		__u64 cmd = 0, arg = 0;
 		bpf_probe_read_kernel(&cmd, sizeof(cmd), ctx + ioctl_cmd_off);
 		bpf_probe_read_kernel(&arg, sizeof(arg), ctx + ioctl_arg_off);
@@ -130,19 +132,18 @@ static __always_inline int emit(void *ctx, __u16 kind)
 	return submit(ctx, kind, id);
 }
 
-// Kinds, in the order of Go's Kind constants.
-SEC("tracepoint/syscalls/sys_enter_ioctl") int ioctl_enter(void *ctx) { return emit(ctx, 1); }
-SEC("tracepoint/syscalls/sys_exit_ioctl") int ioctl_exit(void *ctx) { return emit(ctx, 2); }
-SEC("tracepoint/kvm/kvm_userspace_exit") int kvm_userspace_exit(void *ctx) { return emit(ctx, 3); }
-SEC("tracepoint/kvm/kvm_pio") int kvm_pio(void *ctx) { return emit(ctx, 4); }
-SEC("tracepoint/kvm/kvm_mmio") int kvm_mmio(void *ctx) { return emit(ctx, 5); }
-SEC("tracepoint/kvm/kvm_emulate_insn") int kvm_emulate_insn(void *ctx) { return emit(ctx, 6); }
-SEC("tracepoint/kvm/kvm_write_tsc_offset") int kvm_write_tsc_offset(void *ctx) { return emit(ctx, 7); }
-SEC("tracepoint/kvm/kvm_exit") int kvm_exit(void *ctx) { return emit(ctx, 8); }
-SEC("tracepoint/kvm/kvm_entry") int kvm_entry(void *ctx) { return emit(ctx, 9); }
-SEC("tracepoint/kvm/kvm_page_fault") int kvm_page_fault(void *ctx) { return emit(ctx, 10); }
-SEC("tracepoint/exceptions/page_fault_user") int page_fault_user(void *ctx) { return emit(ctx, 11); }
-SEC("tracepoint/exceptions/page_fault_kernel") int page_fault_kernel(void *ctx) { return emit(ctx, 12); }
+SEC("tracepoint/syscalls/sys_enter_ioctl") int ioctl_enter(void *ctx) { return emit(ctx, KIND_IOCTL_ENTER); }
+SEC("tracepoint/syscalls/sys_exit_ioctl") int ioctl_exit(void *ctx) { return emit(ctx, KIND_IOCTL_EXIT); }
+SEC("tracepoint/kvm/kvm_userspace_exit") int kvm_userspace_exit(void *ctx) { return emit(ctx, KIND_USERSPACE_EXIT); }
+SEC("tracepoint/kvm/kvm_pio") int kvm_pio(void *ctx) { return emit(ctx, KIND_PIO); }
+SEC("tracepoint/kvm/kvm_mmio") int kvm_mmio(void *ctx) { return emit(ctx, KIND_MMIO); }
+SEC("tracepoint/kvm/kvm_emulate_insn") int kvm_emulate_insn(void *ctx) { return emit(ctx, KIND_EMULATE_INSN); }
+SEC("tracepoint/kvm/kvm_write_tsc_offset") int kvm_write_tsc_offset(void *ctx) { return emit(ctx, KIND_WRITE_TSC_OFFSET); }
+SEC("tracepoint/kvm/kvm_exit") int kvm_exit(void *ctx) { return emit(ctx, KIND_KVM_EXIT); }
+SEC("tracepoint/kvm/kvm_entry") int kvm_entry(void *ctx) { return emit(ctx, KIND_KVM_ENTRY); }
+SEC("tracepoint/kvm/kvm_page_fault") int kvm_page_fault(void *ctx) { return emit(ctx, KIND_KVM_PAGE_FAULT); }
+SEC("tracepoint/exceptions/page_fault_user") int page_fault_user(void *ctx) { return emit(ctx, KIND_PAGE_FAULT_USER); }
+SEC("tracepoint/exceptions/page_fault_kernel") int page_fault_kernel(void *ctx) { return emit(ctx, KIND_PAGE_FAULT_KERNEL); }
 
 SEC("tracepoint/sched/sched_switch")
 int sched_switch(void *ctx)
@@ -152,7 +153,7 @@ int sched_switch(void *ctx)
 
 	bpf_probe_read_kernel(&next, sizeof(next), ctx + next_pid_off);
 	if (followed(id) || bpf_map_lookup_elem(&threads, &next))
-		return submit(ctx, 13, id);
+		return submit(ctx, KIND_SCHED_SWITCH, id);
 	return 0;
 }
 
@@ -169,11 +170,11 @@ int sched_process_fork(void *ctx)
 	bpf_map_update_elem(&threads, &child, &one, BPF_ANY);
 	// A new process (not a thread) is followed too: its tgid is its pid.
 	bpf_map_update_elem(&tgids, &child, &one, BPF_ANY);
-	return submit(ctx, 14, id);
+	return submit(ctx, KIND_FORK, id);
 }
 
-SEC("tracepoint/sched/sched_process_exec") int sched_process_exec(void *ctx) { return emit(ctx, 15); }
-SEC("tracepoint/sched/sched_process_exit") int sched_process_exit(void *ctx) { return emit(ctx, 16); }
+SEC("tracepoint/sched/sched_process_exec") int sched_process_exec(void *ctx) { return emit(ctx, KIND_EXEC); }
+SEC("tracepoint/sched/sched_process_exit") int sched_process_exit(void *ctx) { return emit(ctx, KIND_EXIT); }
 
 // The software events minor-faults and major-faults fire where the kernel
 // accounts a page fault, at the end of handle_mm_fault: paired with
@@ -192,5 +193,5 @@ static __always_inline int fault_done(struct bpf_perf_event_data *ctx, __u16 kin
 	return commit(e);
 }
 
-SEC("perf_event") int minor_fault_done(struct bpf_perf_event_data *ctx) { return fault_done(ctx, 17); }
-SEC("perf_event") int major_fault_done(struct bpf_perf_event_data *ctx) { return fault_done(ctx, 18); }
+SEC("perf_event") int minor_fault_done(struct bpf_perf_event_data *ctx) { return fault_done(ctx, KIND_MINOR_FAULT_DONE); }
+SEC("perf_event") int major_fault_done(struct bpf_perf_event_data *ctx) { return fault_done(ctx, KIND_MAJOR_FAULT_DONE); }

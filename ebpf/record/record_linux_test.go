@@ -1,4 +1,4 @@
-package ebpf
+package record
 
 import (
 	"bytes"
@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/boottrace/boottrace/ebpf"
 	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/input"
+	"github.com/boottrace/boottrace/trace/tracefile"
 )
 
 func buildMiniVMM(t *testing.T) string {
@@ -23,10 +25,10 @@ func buildMiniVMM(t *testing.T) string {
 		t.Skip("no /dev/kvm")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip(ErrPrivileges)
+		t.Skip(ebpf.ErrPrivileges)
 	}
 	vmm := filepath.Join(t.TempDir(), "minivmm")
-	if out, err := exec.Command("go", "build", "-o", vmm, "./testdata/minivmm").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", vmm, "../testdata/minivmm").CombinedOutput(); err != nil {
 		t.Fatalf("build minivmm: %v\n%s", err, out)
 	}
 	if out, err := exec.Command(vmm).CombinedOutput(); err != nil {
@@ -47,14 +49,14 @@ func TestRecordAttach(t *testing.T) {
 	var file bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := Record(ctx, RecordOptions{PID: cmd.Process.Pid, Trace: &file})
+	res, err := Record(ctx, Options{PID: cmd.Process.Pid, Trace: &file})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Reason != "the VMM exited" {
 		t.Errorf("stopped because %s", res.Reason)
 	}
-	tr, err := trace.Read(&file, trace.ReadOptions{})
+	tr, err := input.Read(&file, input.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,55 +77,6 @@ func TestRecordAttach(t *testing.T) {
 	}
 }
 
-// TestLoadUnprivileged runs Load as nobody in a child process: it must
-// say what privileges are missing.
-func TestLoadUnprivileged(t *testing.T) {
-	if os.Getenv("BOOTTRACE_UNPRIVILEGED_CHILD") == "1" {
-		_, err := Load()
-		if !errors.Is(err, ErrPrivileges) {
-			t.Fatalf("Load as uid %d: %v, want ErrPrivileges", os.Geteuid(), err)
-		}
-		return
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch to an unprivileged user")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A copy nobody can run: the test binary's own directory is private.
-	dir, err := os.MkdirTemp("", "boottrace-unpriv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	b, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copyExe := filepath.Join(dir, "ebpf.test")
-	if err := os.WriteFile(copyExe, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o755)
-	cmd := exec.Command(copyExe, "-test.run", "^TestLoadUnprivileged$")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "BOOTTRACE_UNPRIVILEGED_CHILD=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		t.Skipf("cannot run the test binary as nobody here (a noexec /tmp?): %v", err)
-	}
-	if err != nil {
-		t.Fatalf("unprivileged Load: %v\n%s", err, out)
-	}
-	if !strings.Contains(ErrPrivileges.Error(), "sudo") {
-		t.Errorf("the message does not say what to do: %v", ErrPrivileges)
-	}
-}
-
 // TestRecordMiniVMM records testdata/minivmm, a VMM making real KVM
 // ioctls on this machine's /dev/kvm with a long-mode guest that writes TSC
 // records to the serial port, and checks the merged timeline.
@@ -132,8 +85,8 @@ func TestRecordMiniVMM(t *testing.T) {
 	var file, console bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := Record(ctx, RecordOptions{Command: []string{vmm}, Trace: &file, Console: &console, SystemMap: "/boot/System.map-guest"})
-	if errors.Is(err, ErrPrivileges) {
+	res, err := Record(ctx, Options{Command: []string{vmm}, Trace: &file, Console: &console, SystemMap: "/boot/System.map-guest"})
+	if errors.Is(err, ebpf.ErrPrivileges) {
 		t.Skip(err)
 	}
 	if err != nil {
@@ -145,14 +98,14 @@ func TestRecordMiniVMM(t *testing.T) {
 	if !strings.Contains(console.String(), "BOOT_TRACE Z 10") {
 		t.Fatalf("console lacks the guest's flush:\n%s", console.String())
 	}
-	if h, ok := trace.ReadRecordingHeader(bytes.NewReader(file.Bytes())); !ok || h.SystemMap != "/boot/System.map-guest" {
+	if h, ok := tracefile.ReadHeader(bytes.NewReader(file.Bytes())); !ok || h.SystemMap != "/boot/System.map-guest" {
 		t.Errorf("the trace file's header does not name the guest's symbols: %+v", h)
 	}
-	tr, err := trace.Read(&file, trace.ReadOptions{})
+	tr, err := input.Read(&file, input.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.Format != trace.FormatRecording {
+	if tr.Format != input.FormatRecording {
 		t.Fatalf("format %q", tr.Format)
 	}
 	ioctls := map[string][]*trace.Span{}
@@ -168,7 +121,9 @@ func TestRecordMiniVMM(t *testing.T) {
 			case trace.KindIoctl:
 				ioctls[s.Name] = append(ioctls[s.Name], s)
 			case trace.KindHost:
-				if s.Name == "[host] userspace exit io 0x3f8" && track.Source == "vmm" {
+				// On the vCPU thread, or moved under the guest span it
+				// interrupted: once either way.
+				if s.Name == "[host] userspace exit io 0x3f8" {
 					exits++
 				}
 			}
@@ -219,7 +174,7 @@ func TestRecordMiniVMM(t *testing.T) {
 	if records != 8 {
 		t.Errorf("%d guest records, want 8", records)
 	}
-	// The host's exits are also under the guest span they interrupted:
+	// The host's exits are under the guest span they interrupted:
 	// between the first record and the last, 7 records' 18 OUTs.
 	var loop *trace.Span
 	for _, track := range tr.Tracks {
@@ -252,15 +207,15 @@ func TestRecordStops(t *testing.T) {
 	vmm := buildMiniVMM(t)
 	for _, tc := range []struct {
 		name      string
-		opt       RecordOptions
+		opt       Options
 		interrupt time.Duration // cancel the context after this long
 		reason    string
 		ioctls    []string // must be in the trace
 	}{
-		{name: "until", opt: RecordOptions{Command: []string{vmm, "-delay", "300ms"}, Until: regexp.MustCompile(`^T[0-9a-f]{16}$`)}, reason: "a console line matched", ioctls: []string{"KVM_CREATE_VM", "KVM_RUN"}},
-		{name: "timeout", opt: RecordOptions{Command: []string{vmm, "-delay", "30s"}, Timeout: 500 * time.Millisecond}, reason: "timeout after 500ms"},
-		{name: "interrupt", opt: RecordOptions{Command: []string{vmm, "-delay", "30s"}}, interrupt: 500 * time.Millisecond, reason: "interrupted"},
-		{name: "crash", opt: RecordOptions{Command: []string{vmm, "-crash-after", "3"}}, reason: "the VMM exited", ioctls: []string{"KVM_CREATE_VM", "KVM_RUN"}},
+		{name: "until", opt: Options{Command: []string{vmm, "-delay", "300ms"}, Until: regexp.MustCompile(`^T[0-9a-f]{16}$`)}, reason: "a console line matched", ioctls: []string{"KVM_CREATE_VM", "KVM_RUN"}},
+		{name: "timeout", opt: Options{Command: []string{vmm, "-delay", "30s"}, Timeout: 500 * time.Millisecond}, reason: "timeout after 500ms"},
+		{name: "interrupt", opt: Options{Command: []string{vmm, "-delay", "30s"}}, interrupt: 500 * time.Millisecond, reason: "interrupted"},
+		{name: "crash", opt: Options{Command: []string{vmm, "-crash-after", "3"}}, reason: "the VMM exited", ioctls: []string{"KVM_CREATE_VM", "KVM_RUN"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var file bytes.Buffer
@@ -282,7 +237,7 @@ func TestRecordStops(t *testing.T) {
 			if d := time.Since(start); d > 20*time.Second {
 				t.Errorf("took %s: the VMM was not stopped", d)
 			}
-			tr, err := trace.Read(&file, trace.ReadOptions{})
+			tr, err := input.Read(&file, input.ReadOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -314,10 +269,10 @@ func TestRecordStops(t *testing.T) {
 func TestRecordTwoVCPUs(t *testing.T) {
 	vmm := buildMiniVMM(t)
 	var file bytes.Buffer
-	if _, err := Record(context.Background(), RecordOptions{Command: []string{vmm, "-vcpus", "2"}, Trace: &file}); err != nil {
+	if _, err := Record(context.Background(), Options{Command: []string{vmm, "-vcpus", "2"}, Trace: &file}); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := trace.Read(&file, trace.ReadOptions{})
+	tr, err := input.Read(&file, input.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ebpf
+package record
 
 func rdtsc() uint64
 

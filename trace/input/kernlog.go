@@ -1,4 +1,4 @@
-package trace
+package input
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/boottrace/boottrace/trace"
 
 	"github.com/boottrace/boottrace/symbolize"
 )
@@ -20,6 +22,9 @@ type ReadOptions struct {
 	// Symbols resolves addresses and tells initcall levels. Nil keeps names
 	// as the input printed them, with "+0x../0x.." offsets removed.
 	Symbols *symbolize.Table
+	// Format, when set, is the input's format (one of Formats) instead of
+	// the one detected.
+	Format string
 }
 
 // logLine is one timestamped line of a kernel log.
@@ -111,12 +116,12 @@ const (
 // function whose duration is the one the kernel printed; every other line
 // becomes a span covering the time since the previous line (the convention
 // of the kernel's scripts/show_delta), nested in the boot phase it ran in.
-func ReadKernelLog(r io.Reader, opt ReadOptions) (*Trace, error) {
+func ReadKernelLog(r io.Reader, opt ReadOptions) (*trace.Trace, error) {
 	return readKernelLog(newLineReader(r), opt)
 }
 
-func readKernelLog(lr *lineReader, opt ReadOptions) (*Trace, error) {
-	t := &Trace{Format: FormatKernelLog, Timed: true}
+func readKernelLog(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
+	t := &trace.Trace{Format: FormatKernelLog, Timed: true}
 	var lines []logLine
 	var last int64
 	// A BOOT_TRACE flush, when the log holds one, is the better record of
@@ -159,7 +164,7 @@ func readKernelLog(lr *lineReader, opt ReadOptions) (*Trace, error) {
 
 // placed is a structural span waiting to be nested.
 type placed struct {
-	span *Span
+	span *trace.Span
 	pid  int
 	rank int
 }
@@ -183,7 +188,7 @@ type openCall struct {
 
 type logBuilder struct {
 	opt     ReadOptions
-	t       *Trace
+	t       *trace.Trace
 	structs []placed
 	open    map[int][]openCall
 	// ordinary are the lines that become line spans.
@@ -202,7 +207,7 @@ func (b *logBuilder) build(lines []logLine) {
 	b.open = make(map[int][]openCall)
 	b.smpStart, b.smpEnd, b.runInit, b.freeing = -1, -1, -1, -1
 	for _, l := range lines {
-		b.t.Marks = append(b.t.Marks, Mark{Time: l.ts, Line: l.line, Text: CleanName(l.msg)})
+		b.t.Marks = append(b.t.Marks, trace.Mark{Time: l.ts, Line: l.line, Text: trace.CleanName(l.msg)})
 		if !b.structural(l) {
 			b.marker(l)
 			b.ordinary = append(b.ordinary, l)
@@ -211,7 +216,7 @@ func (b *logBuilder) build(lines []logLine) {
 	start, end := lines[0].ts, lines[len(lines)-1].ts
 	for pid, stack := range b.open {
 		for _, c := range stack {
-			s := &Span{Name: b.funcName(c.ref).Func, Kind: KindInitcall, Start: c.ts, End: end, Unfinished: true}
+			s := &trace.Span{Name: b.funcName(c.ref).Func, Kind: trace.KindInitcall, Start: c.ts, End: end, Unfinished: true}
 			b.structs = append(b.structs, placed{span: s, pid: pid, rank: rankInitcall})
 			b.unfinished++
 		}
@@ -219,14 +224,14 @@ func (b *logBuilder) build(lines []logLine) {
 	b.phases(start, end)
 	b.notes()
 
-	main := &Span{Name: "kernel", Kind: KindTrack, Start: start, End: end}
-	tracks := map[int]*Span{}
-	var byTrack = map[*Span][]placed{}
+	main := &trace.Span{Name: "kernel", Kind: trace.KindTrack, Start: start, End: end}
+	tracks := map[int]*trace.Span{}
+	var byTrack = map[*trace.Span][]placed{}
 	for _, p := range b.structs {
 		tr := main
 		if p.pid > 1 {
 			if tracks[p.pid] == nil {
-				tracks[p.pid] = &Span{Name: fmt.Sprintf("pid %d", p.pid), Kind: KindTrack, Start: p.span.Start, End: p.span.End}
+				tracks[p.pid] = &trace.Span{Name: fmt.Sprintf("pid %d", p.pid), Kind: trace.KindTrack, Start: p.span.Start, End: p.span.End}
 			}
 			tr = tracks[p.pid]
 			tr.Start, tr.End = min(tr.Start, p.span.Start), max(tr.End, p.span.End)
@@ -235,8 +240,8 @@ func (b *logBuilder) build(lines []logLine) {
 	}
 	nest(main, byTrack[main])
 	b.lineSpans(main)
-	main.sortChildren()
-	b.t.Tracks = append(b.t.Tracks, Track{Span: main, Source: "kernel", CPU: -1})
+	main.SortChildren()
+	b.t.Tracks = append(b.t.Tracks, trace.Track{Span: main, Source: "kernel", CPU: -1})
 	pids := make([]int, 0, len(tracks))
 	for pid := range tracks {
 		pids = append(pids, pid)
@@ -245,14 +250,14 @@ func (b *logBuilder) build(lines []logLine) {
 	for _, pid := range pids {
 		tr := tracks[pid]
 		nest(tr, byTrack[tr])
-		tr.sortChildren()
-		b.t.Tracks = append(b.t.Tracks, Track{Span: tr, Source: "kernel", CPU: -1})
+		tr.SortChildren()
+		b.t.Tracks = append(b.t.Tracks, trace.Track{Span: tr, Source: "kernel", CPU: -1})
 	}
 }
 
 func (b *logBuilder) funcName(ref string) symbolize.Frame {
 	f := b.opt.Symbols.Resolve(reAsyncID.ReplaceAllString(ref, ""))
-	f.Func = CleanName(f.Func) // the reference came from untrusted output
+	f.Func = trace.CleanName(f.Func) // the reference came from untrusted output
 	return f
 }
 
@@ -293,7 +298,7 @@ func (b *logBuilder) structural(l logLine) bool {
 		if err1 != nil || err2 != nil || usecs < 0 {
 			return false
 		}
-		s := &Span{Name: "async_synchronize_full", Kind: KindWait, Start: l.ts - usecs*1000, End: l.ts}
+		s := &trace.Span{Name: "async_synchronize_full", Kind: trace.KindWait, Start: l.ts - usecs*1000, End: l.ts}
 		b.structs = append(b.structs, placed{span: s, pid: pid, rank: rankWait})
 		return true
 	case strings.HasPrefix(msg, "async_waiting @ "):
@@ -317,7 +322,7 @@ func (b *logBuilder) structural(l logLine) bool {
 		if p == "probe with driver " && i > 2 {
 			what = strings.TrimSuffix(strings.TrimSpace(msg[:i]), ":")
 		}
-		s := &Span{Name: "probe " + CleanName(what), Kind: KindProbe, Start: l.ts - usecs*1000, End: l.ts}
+		s := &trace.Span{Name: "probe " + trace.CleanName(what), Kind: trace.KindProbe, Start: l.ts - usecs*1000, End: l.ts}
 		b.structs = append(b.structs, placed{span: s, pid: l.pid, rank: rankProbe})
 		return true
 	}
@@ -341,7 +346,7 @@ func afterUsecs(rest string) (int64, bool) {
 func (b *logBuilder) returned(l logLine, ref string, usecs int64) {
 	dur := usecs * 1000
 	fr := b.funcName(ref)
-	s := &Span{Name: fr.Func, Kind: KindInitcall, Start: l.ts - dur, End: l.ts, File: fr.File, Line: fr.Line}
+	s := &trace.Span{Name: fr.Func, Kind: trace.KindInitcall, Start: l.ts - dur, End: l.ts, File: fr.File, Line: fr.Line}
 	pid := l.pid
 	found := false
 	for p, stack := range b.open {
@@ -354,7 +359,7 @@ func (b *logBuilder) returned(l logLine, ref string, usecs int64) {
 				b.skewed++
 			}
 			for _, c := range stack[i+1:] {
-				u := &Span{Name: b.funcName(c.ref).Func, Kind: KindInitcall, Start: c.ts, End: l.ts, Unfinished: true}
+				u := &trace.Span{Name: b.funcName(c.ref).Func, Kind: trace.KindInitcall, Start: c.ts, End: l.ts, Unfinished: true}
 				b.structs = append(b.structs, placed{span: u, pid: p, rank: rankInitcall})
 				b.unfinished++
 			}
@@ -396,7 +401,7 @@ func (b *logBuilder) marker(l logLine) {
 // markers do (SMP bring-up starts it, freeing init memory ends it).
 func (b *logBuilder) phases(start, end int64) {
 	var first, last int64 = -1, -1
-	var mainCalls []*Span
+	var mainCalls []*trace.Span
 	for _, p := range b.structs {
 		if p.rank == rankInitcall && p.pid == 1 {
 			mainCalls = append(mainCalls, p.span)
@@ -427,20 +432,20 @@ func (b *logBuilder) phases(start, end int64) {
 	if len(kept) == 1 {
 		return // no marker: lines sit directly under the track
 	}
-	var initPhase *Span
+	var initPhase *trace.Span
 	for k, i := range kept {
 		e := end
 		if k+1 < len(kept) {
 			e = bounds[kept[k+1]].at
 		}
-		s := &Span{Name: bounds[i].name, Kind: KindPhase, Start: bounds[i].at, End: e}
+		s := &trace.Span{Name: bounds[i].name, Kind: trace.KindPhase, Start: bounds[i].at, End: e}
 		b.structs = append(b.structs, placed{span: s, pid: 1, rank: rankPhase})
 		if bounds[i].name == "initcalls" {
 			initPhase = s
 		}
 	}
 	if b.smpStart >= 0 && b.smpEnd > b.smpStart {
-		s := &Span{Name: "smp_init", Kind: KindPhase, Start: b.smpStart, End: b.smpEnd}
+		s := &trace.Span{Name: "smp_init", Kind: trace.KindPhase, Start: b.smpStart, End: b.smpEnd}
 		b.structs = append(b.structs, placed{span: s, pid: 1, rank: rankSMP})
 	}
 	if initPhase != nil {
@@ -454,11 +459,11 @@ func (b *logBuilder) phases(start, end int64) {
 // levels (two static functions called "init") takes the first one not
 // before the current level. A level's span runs from its first initcall's
 // start to its last one's end.
-func (b *logBuilder) levels(phase *Span, calls []*Span) {
+func (b *logBuilder) levels(phase *trace.Span, calls []*trace.Span) {
 	sort.SliceStable(calls, func(i, j int) bool { return calls[i].Start < calls[j].Start })
 	haveMap := b.opt.Symbols.Len() > 0
 	cur := -1
-	level := func(s *Span) int {
+	level := func(s *trace.Span) int {
 		if !haveMap {
 			if b.smpStart >= 0 && s.End <= b.smpStart {
 				return symbolize.LevelIndex("early")
@@ -476,7 +481,7 @@ func (b *logBuilder) levels(phase *Span, calls []*Span) {
 		}
 		return best
 	}
-	var group *Span
+	var group *trace.Span
 	for _, c := range calls {
 		if c.Start < phase.Start || c.Start >= phase.End {
 			continue
@@ -486,7 +491,7 @@ func (b *logBuilder) levels(phase *Span, calls []*Span) {
 			cur = l
 			group = nil
 			if l >= 0 {
-				group = &Span{Name: symbolize.LevelName(symbolize.LevelAt(l)) + " initcalls", Kind: KindLevel, Start: c.Start, End: c.End}
+				group = &trace.Span{Name: symbolize.LevelName(symbolize.LevelAt(l)) + " initcalls", Kind: trace.KindLevel, Start: c.Start, End: c.End}
 				b.structs = append(b.structs, placed{span: group, pid: 1, rank: rankLevel})
 			}
 		}
@@ -510,7 +515,7 @@ func (b *logBuilder) notes() {
 
 // nest places structural spans under root by time, each under the
 // innermost open span that may contain it.
-func nest(root *Span, ps []placed) {
+func nest(root *trace.Span, ps []placed) {
 	sort.SliceStable(ps, func(i, j int) bool {
 		a, c := ps[i], ps[j]
 		if a.span.Start != c.span.Start {
@@ -522,7 +527,7 @@ func nest(root *Span, ps []placed) {
 		return a.span.End > c.span.End
 	})
 	type open struct {
-		span *Span
+		span *trace.Span
 		rank int
 	}
 	stack := []open{{root, -1}}
@@ -544,8 +549,8 @@ func nest(root *Span, ps []placed) {
 
 // lineSpans gives every ordinary line the time since the previous line or
 // structural boundary, inside the innermost span it was printed in.
-func (b *logBuilder) lineSpans(root *Span) {
-	pending := map[*Span][]*Span{}
+func (b *logBuilder) lineSpans(root *trace.Span) {
+	pending := map[*trace.Span][]*trace.Span{}
 	var prev int64 = root.Start
 	lineTimes := make([]int64, 0, len(b.t.Marks))
 	for _, m := range b.t.Marks {
@@ -579,7 +584,7 @@ func (b *logBuilder) lineSpans(root *Span) {
 		if l.ts <= start {
 			continue
 		}
-		s := &Span{Name: CleanName(l.msg), Kind: KindLine, Start: start, End: l.ts}
+		s := &trace.Span{Name: trace.CleanName(l.msg), Kind: trace.KindLine, Start: start, End: l.ts}
 		pending[n] = append(pending[n], s)
 	}
 	for n, ls := range pending {

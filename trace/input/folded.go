@@ -1,4 +1,4 @@
-package trace
+package input
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"strconv"
+
+	"github.com/boottrace/boottrace/trace"
 )
 
 // FormatFolded names folded stacks: "frame;frame;frame VALUE" per line, as
@@ -18,7 +20,7 @@ const FormatFolded = "folded"
 // its total value and siblings follow one another in first-seen order.
 // The value is the last field; differential files (two counts) are not
 // supported.
-func ReadFolded(r io.Reader) (*Trace, error) {
+func ReadFolded(r io.Reader) (*trace.Trace, error) {
 	return readFolded(newLineReader(r))
 }
 
@@ -121,8 +123,8 @@ func (f *folder) child(parent int32, frame []byte) int32 {
 	return id
 }
 
-func readFolded(lr *lineReader) (*Trace, error) {
-	t := &Trace{Format: FormatFolded}
+func readFolded(lr *lineReader) (*trace.Trace, error) {
+	t := &trace.Trace{Format: FormatFolded}
 	f := &folder{wide: map[foldKey]int32{}}
 	f.add(nil) // the root
 	// Consecutive lines usually share a prefix (folded files are sorted):
@@ -178,7 +180,7 @@ func readFolded(lr *lineReader) (*Trace, error) {
 		return t, fmt.Errorf("%w: no line of folded stacks such as \"main;work;leaf 42\"", ErrNoData)
 	}
 	root, renamed := f.spans()
-	t.Tracks = []Track{{Span: root, Source: "folded", CPU: -1}}
+	t.Tracks = []trace.Track{{Span: root, Source: "folded", CPU: -1}}
 	t.Merged = !renamed
 	return t, nil
 }
@@ -187,20 +189,20 @@ func readFolded(lr *lineReader) (*Trace, error) {
 // order. Names are substrings of one copy of the arena, and all spans and
 // child lists come from two allocations. renamed reports whether cleaning
 // changed a frame's name (two siblings may then share one).
-func (f *folder) spans() (root *Span, renamed bool) {
+func (f *folder) spans() (root *trace.Span, renamed bool) {
 	texts := make([]string, len(f.arena))
 	for i, c := range f.arena {
 		texts[i] = string(c)
 	}
-	spans := make([]Span, f.count)
-	kids := make([]*Span, f.count-1)
-	var build func(id int32, start int64) *Span
-	build = func(id int32, start int64) *Span {
+	spans := make([]trace.Span, f.count)
+	kids := make([]*trace.Span, f.count-1)
+	var build func(id int32, start int64) *trace.Span
+	build = func(id int32, start int64) *trace.Span {
 		n := f.node(id)
 		s := &spans[id]
 		off := n.text & (1<<arenaBits - 1)
 		raw := texts[n.text>>arenaBits][off : off+n.len]
-		s.Kind, s.Start = KindFrame, start
+		s.Kind, s.Start = trace.KindFrame, start
 		if id != 0 { // the root has no text
 			s.Name = cleanFast(raw)
 			renamed = renamed || s.Name != raw
@@ -219,7 +221,7 @@ func (f *folder) spans() (root *Span, renamed bool) {
 	}
 	root = build(0, 0)
 	// The synthetic root is the track; its frames are the stacks' roots.
-	root.Name, root.Kind = "all", KindTrack
+	root.Name, root.Kind = "all", trace.KindTrack
 	return root, renamed
 }
 
@@ -267,13 +269,13 @@ func satAdd(a, b int64) int64 {
 // cleanFast is CleanName without the copy for the common case of a frame
 // that is already clean: printable ASCII, no separator, single spaces.
 func cleanFast(s string) string {
-	if s == "" || len(s) > maxNameLen || s[0] == ' ' || s[len(s)-1] == ' ' {
-		return CleanName(s)
+	if s == "" || len(s) > trace.MaxNameLen || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return trace.CleanName(s)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c >= 0x7f || c == ';' || (c == ' ' && s[i+1] == ' ') {
-			return CleanName(s)
+			return trace.CleanName(s)
 		}
 	}
 	return s

@@ -1,4 +1,4 @@
-package trace
+package input
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 // BenchmarkReadKernelLog parses a real boot log with initcall_debug
 // (1,617 lines), repeated to 100 boots so per-call setup does not dominate.
 func BenchmarkReadKernelLog(b *testing.B) {
-	log, err := os.ReadFile(filepath.Join("..", "examples", "debian-6.1", "initcall.log"))
+	log, err := os.ReadFile(filepath.Join("..", "..", "examples", "debian-6.1", "initcall.log"))
 	if err != nil {
 		b.Fatal(err)
 	}

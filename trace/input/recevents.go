@@ -1,4 +1,4 @@
-package trace
+package input
 
 // A recording's probe events become the VMM's thread tracks here: ioctls,
 // exits, page faults and off-CPU time, built in time order as they come.
@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/tracefile"
 
 	"github.com/boottrace/boottrace/symbolize"
 )
@@ -25,8 +28,8 @@ type thread struct {
 	tid      uint32
 	tgid     uint32 // its process, from its own events (0: none seen)
 	exited   int64  // when it exited (sched_process_exit), else 0
-	track    *Span
-	stack    []*Span
+	track    *trace.Span
+	stack    []*trace.Span
 	vcpu     bool
 	vcpuID   int // from KVM_CREATE_VCPU, -1 when unknown
 	comm     string
@@ -45,10 +48,10 @@ type thread struct {
 type openFault struct {
 	start  int64
 	addr   int64
-	parent *Span // what the fault interrupted
+	parent *trace.Span // what the fault interrupted
 }
 
-func newRecBuilder(t *Trace, hdr *RecordingHeader, opt ReadOptions) *recBuilder {
+func newRecBuilder(t *trace.Trace, hdr *tracefile.Header, opt ReadOptions) *recBuilder {
 	return &recBuilder{
 		t: t, hdr: hdr, threads: map[uint32]*thread{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{},
 		syms: opt.Symbols, origin: -1, faults: map[string]int{}, accesses: map[string]int{}, emulated: map[uint64]int{},
@@ -56,7 +59,7 @@ func newRecBuilder(t *Trace, hdr *RecordingHeader, opt ReadOptions) *recBuilder 
 }
 
 type recBuilder struct {
-	t *Trace
+	t *trace.Trace
 	// held are events waiting for their turn (see add); newest is the
 	// latest time seen, done the time of the last event built.
 	held      eventHeap
@@ -68,7 +71,7 @@ type recBuilder struct {
 	// argument), and creating holds the id a thread is creating.
 	vcpuFDs  map[int64]int
 	creating map[uint32]int
-	hdr      *RecordingHeader
+	hdr      *tracefile.Header
 	threads  map[uint32]*thread
 	order    []uint32
 	slots    []memslot
@@ -88,7 +91,7 @@ type recBuilder struct {
 func (rb *recBuilder) thread(tid uint32, at int64) *thread {
 	th := rb.threads[tid]
 	if th == nil {
-		th = &thread{tid: tid, offSince: -1, vcpuID: -1, track: &Span{Kind: KindTrack, Start: at, End: at}}
+		th = &thread{tid: tid, offSince: -1, vcpuID: -1, track: &trace.Span{Kind: trace.KindTrack, Start: at, End: at}}
 		rb.threads[tid] = th
 		rb.order = append(rb.order, tid)
 	}
@@ -96,14 +99,14 @@ func (rb *recBuilder) thread(tid uint32, at int64) *thread {
 	return th
 }
 
-func (th *thread) top() *Span {
+func (th *thread) top() *trace.Span {
 	if len(th.stack) > 0 {
 		return th.stack[len(th.stack)-1]
 	}
 	return th.track
 }
 
-func (th *thread) push(s *Span) {
+func (th *thread) push(s *trace.Span) {
 	p := th.top()
 	p.Children = append(p.Children, s)
 	th.stack = append(th.stack, s)
@@ -115,7 +118,7 @@ func (th *thread) push(s *Span) {
 // software event is missing) is counted on the span it interrupted.
 type faultClass struct {
 	addr  uint64
-	span  *Span
+	span  *trace.Span
 	timed bool
 	major bool
 }
@@ -134,7 +137,7 @@ const maxHeld = 1 << 20
 type eventHeap []heldEvent
 
 type heldEvent struct {
-	RecEvent
+	tracefile.Event
 	seq int
 }
 
@@ -158,7 +161,7 @@ func (h *eventHeap) Pop() any {
 // add takes the next probe event of the file. Events are built into spans
 // in time order as soon as no earlier one can still come, so only a
 // window of them is held, not the recording.
-func (rb *recBuilder) add(e RecEvent) {
+func (rb *recBuilder) add(e tracefile.Event) {
 	rb.events++
 	if rb.origin < 0 && e.Kind == "sched:sched_process_exec" && int(e.TGID) == rb.hdr.PID {
 		rb.origin = e.Time
@@ -175,7 +178,7 @@ func (rb *recBuilder) add(e RecEvent) {
 		rb.noOrigin()
 	}
 	for rb.origin >= 0 && rb.held.Len() > 0 && rb.held[0].Time < rb.newest-reorderWindow {
-		rb.event(heap.Pop(&rb.held).(heldEvent).RecEvent)
+		rb.event(heap.Pop(&rb.held).(heldEvent).Event)
 	}
 }
 
@@ -196,7 +199,7 @@ func (rb *recBuilder) untimed(th *thread) {
 }
 
 // event builds one probe event into the VMM's thread tracks.
-func (rb *recBuilder) event(e RecEvent) {
+func (rb *recBuilder) event(e tracefile.Event) {
 	rb.done = e.Time
 	if e.Time < rb.origin {
 		return // the gate's shell before it became the VMM
@@ -225,7 +228,7 @@ func (rb *recBuilder) event(e RecEvent) {
 				}
 				if th.runEnd > 0 && th.exit != "" {
 					// The VMM handled the exit between two KVM_RUNs.
-					wrap(th.top(), &Span{Name: "[host] userspace exit " + th.exit, Kind: KindHost, Start: th.runEnd, End: e.Time})
+					wrap(th.top(), &trace.Span{Name: "[host] userspace exit " + th.exit, Kind: trace.KindHost, Start: th.runEnd, End: e.Time})
 				}
 				th.exit, th.runEnd = "", 0
 			}
@@ -235,11 +238,11 @@ func (rb *recBuilder) event(e RecEvent) {
 					size: binary.LittleEndian.Uint64(e.Mem[16:]), uaddr: binary.LittleEndian.Uint64(e.Mem[24:]),
 				})
 			}
-			th.push(&Span{Name: name, Kind: KindIoctl, Start: e.Time})
+			th.push(&trace.Span{Name: name, Kind: trace.KindIoctl, Start: e.Time})
 		case "syscalls:sys_exit_ioctl":
 			th := rb.thread(e.TID, e.Time)
 			j := len(th.stack) - 1
-			for j >= 0 && th.stack[j].Kind != KindIoctl {
+			for j >= 0 && th.stack[j].Kind != trace.KindIoctl {
 				j--
 			}
 			if j < 0 {
@@ -280,10 +283,10 @@ func (rb *recBuilder) event(e RecEvent) {
 			th.access = ""
 		case "kvm:kvm_exit":
 			th := rb.thread(e.TID, e.Time)
-			th.push(&Span{Name: "[host] exit " + vmExitName(f["isa"], f["exit_reason"]), Kind: KindHost, Start: e.Time})
+			th.push(&trace.Span{Name: "[host] exit " + vmExitName(f["isa"], f["exit_reason"]), Kind: trace.KindHost, Start: e.Time})
 		case "kvm:kvm_entry":
 			th := rb.thread(e.TID, e.Time)
-			if top := th.top(); top.Kind == KindHost && top.End == 0 {
+			if top := th.top(); top.Kind == trace.KindHost && top.End == 0 {
 				top.End = e.Time
 				th.stack = th.stack[:len(th.stack)-1]
 			}
@@ -310,7 +313,7 @@ func (rb *recBuilder) event(e RecEvent) {
 				rb.t.Skipped.Add(skipFaultEnd, 0)
 				return
 			}
-			s := &Span{Kind: KindHost, Start: th.fault.start, End: e.Time}
+			s := &trace.Span{Kind: trace.KindHost, Start: th.fault.start, End: e.Time}
 			wrap(th.fault.parent, s)
 			rb.faultList = append(rb.faultList, faultClass{addr: uint64(f["address"]), span: s, timed: true, major: e.Kind == "software:major-faults"})
 			th.fault = nil
@@ -319,7 +322,7 @@ func (rb *recBuilder) event(e RecEvent) {
 				th := rb.thread(prev, e.Time)
 				th.offSince, th.offState = e.Time, f["prev_state"]
 				if e.Comm != "" {
-					th.comm = CleanName(e.Comm)
+					th.comm = trace.CleanName(e.Comm)
 				}
 			}
 			if next := uint32(f["next_pid"]); rb.threads[next] != nil && rb.threads[next].offSince >= 0 {
@@ -328,7 +331,7 @@ func (rb *recBuilder) event(e RecEvent) {
 				if th.offState == 0 {
 					name = "[off-cpu] preempted"
 				}
-				s := &Span{Name: name, Kind: KindOffCPU, Start: th.offSince, End: e.Time}
+				s := &trace.Span{Name: name, Kind: trace.KindOffCPU, Start: th.offSince, End: e.Time}
 				th.top().Children = append(th.top().Children, s)
 				th.offSince = -1
 				th.track.End = max(th.track.End, e.Time)
@@ -351,7 +354,7 @@ func (rb *recBuilder) finish() {
 		rb.noOrigin()
 	}
 	for rb.held.Len() > 0 {
-		rb.event(heap.Pop(&rb.held).(heldEvent).RecEvent)
+		rb.event(heap.Pop(&rb.held).(heldEvent).Event)
 	}
 	unfinished := 0
 	for _, tid := range rb.order {
@@ -399,8 +402,8 @@ func (rb *recBuilder) finish() {
 		}
 		shift(th.track, -rb.origin)
 		fixEnds(th.track)
-		th.track.sortChildren()
-		rb.t.Tracks = append(rb.t.Tracks, Track{Span: th.track, Source: "vmm", CPU: -1})
+		th.track.SortChildren()
+		rb.t.Tracks = append(rb.t.Tracks, trace.Track{Span: th.track, Source: "vmm", CPU: -1})
 	}
 	for _, f := range rb.faultList {
 		what := rb.classify(f.addr)
@@ -420,7 +423,7 @@ func (rb *recBuilder) finish() {
 
 // followed reports whether a switched-out task is a VMM thread: the event
 // runs in its context, so its tgid is the event's.
-func (rb *recBuilder) followed(e RecEvent, tid uint32) bool {
+func (rb *recBuilder) followed(e tracefile.Event, tid uint32) bool {
 	return rb.threads[tid] != nil || int(e.TGID) == rb.hdr.PID
 }
 
@@ -439,7 +442,7 @@ func (rb *recBuilder) classify(addr uint64) string {
 // wrap adds s to parent, moving under it the children parent gained while
 // s ran (off-CPU time inside a page fault, faults inside an exit's
 // handling), so no time is counted twice.
-func wrap(parent, s *Span) {
+func wrap(parent, s *trace.Span) {
 	i := len(parent.Children)
 	for i > 0 && parent.Children[i-1].Start >= s.Start && parent.Children[i-1].End <= s.End {
 		i--
@@ -448,7 +451,7 @@ func wrap(parent, s *Span) {
 	parent.Children = append(parent.Children[:i], s)
 }
 
-func shift(s *Span, d int64) {
+func shift(s *trace.Span, d int64) {
 	s.Start += d
 	s.End += d
 	for _, c := range s.Children {

@@ -1,4 +1,4 @@
-package trace
+package input
 
 import (
 	"bufio"
@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/tracefile"
 )
 
 // MaxLineLen is the longest input line a reader looks at; longer lines are
 // skipped whole so memory stays bounded on hostile input.
-const MaxLineLen = 256 << 10
+const MaxLineLen = tracefile.MaxLineLen
 
 // lineReader yields lines without their newline, numbering them from 1. It
 // never holds more than MaxLineLen bytes of a line.
@@ -56,7 +59,7 @@ func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
 // each calls fn with every line that is not too long, counting the ones
 // that are in skipped. It stops at the end of input, or at a read error,
 // which it returns with the line number.
-func (lr *lineReader) each(skipped *Skips, fn func(line []byte)) error {
+func (lr *lineReader) each(skipped *trace.Skips, fn func(line []byte)) error {
 	for {
 		b, tooLong, err := lr.next()
 		if err == io.EOF {
@@ -73,50 +76,14 @@ func (lr *lineReader) each(skipped *Skips, fn func(line []byte)) error {
 	}
 }
 
-// lineSplitter is lineReader for input that arrives in pieces (the
-// recorded console): it cuts lines across pieces, numbering them from 1,
-// and never holds more than MaxLineLen bytes of a line.
-type lineSplitter struct {
-	buf     []byte
-	line    int
-	tooLong bool
-}
-
-// write takes the next piece and calls fn with every line it completes.
-func (ls *lineSplitter) write(p []byte, skipped *Skips, fn func(line []byte)) {
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		part := p
-		if i >= 0 {
-			part = p[:i]
-		}
-		if !ls.tooLong && len(ls.buf)+len(part) > MaxLineLen {
-			ls.tooLong, ls.buf = true, ls.buf[:0]
-		}
-		if !ls.tooLong {
-			ls.buf = append(ls.buf, part...)
-		}
-		if i < 0 {
+// consoleLines adapts fn to a LineSplitter, counting lines too long to
+// keep in skipped.
+func consoleLines(ls *tracefile.LineSplitter, skipped *trace.Skips, fn func(line []byte)) func([]byte, bool) {
+	return func(line []byte, tooLong bool) {
+		if tooLong {
+			skipped.Add(skipTooLong, ls.Line())
 			return
 		}
-		ls.end(skipped, fn)
-		p = p[i+1:]
+		fn(line)
 	}
-}
-
-// flush ends a last line that has no newline.
-func (ls *lineSplitter) flush(skipped *Skips, fn func(line []byte)) {
-	if len(ls.buf) > 0 || ls.tooLong {
-		ls.end(skipped, fn)
-	}
-}
-
-func (ls *lineSplitter) end(skipped *Skips, fn func(line []byte)) {
-	ls.line++
-	if ls.tooLong {
-		skipped.Add(skipTooLong, ls.line)
-	} else {
-		fn(bytes.TrimRight(ls.buf, "\r"))
-	}
-	ls.buf, ls.tooLong = ls.buf[:0], false
 }

@@ -1,15 +1,17 @@
-package trace
+package input
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/boottrace/boottrace/guestpatch/bootline"
+	"github.com/boottrace/boottrace/trace"
 
 	"github.com/boottrace/boottrace/symbolize"
 )
@@ -19,25 +21,12 @@ import (
 // output.
 const FormatBootTrace = "BOOT_TRACE"
 
-// bootTraceTag starts every flushed line (after any printk prefix).
-const bootTraceTag = "BOOT_TRACE "
-
 // maxBootRecords bounds what a forged header or sequence number can make
-// the reader hold; the kernel's buffer is at most 1,048,576 records.
-const maxBootRecords = 1 << 20
+// the reader hold.
+const maxBootRecords = bootline.MaxRecords
 
 // BootHeader is what the flush's header line says about the boot.
-type BootHeader struct {
-	Version int
-	Release string
-	TSCkHz  uint64
-	CPUs    int
-	Records int
-	Dropped int
-	// TSC is the guest TSC as the header was printed (0 when the kernel did
-	// not say): the host clock of the line's arrival bounds it.
-	TSC uint64
-}
+type BootHeader = bootline.Header
 
 // bootRecord is one record of the flush.
 type bootRecord struct {
@@ -68,9 +57,12 @@ const (
 // repeated or missing are reported, and a flush with records missing is
 // marked partial. Times are nanoseconds since the first record (the
 // kernel's first C code), from the TSC frequency in the header.
-func ReadBootTrace(r io.Reader, opt ReadOptions) (*Trace, error) {
-	lr := newLineReader(r)
-	t := &Trace{Format: FormatBootTrace, Timed: true}
+func ReadBootTrace(r io.Reader, opt ReadOptions) (*trace.Trace, error) {
+	return readBootTrace(newLineReader(r), opt)
+}
+
+func readBootTrace(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
+	t := &trace.Trace{Format: FormatBootTrace, Timed: true}
 	c := newBootCollector()
 	if err := lr.each(&t.Skipped, func(b []byte) { c.add(b, lr.line, &t.Skipped) }); err != nil {
 		return nil, err
@@ -98,36 +90,38 @@ func newBootCollector() *bootCollector {
 }
 
 // add takes line b if it is a BOOT_TRACE line and reports whether it was.
-func (c *bootCollector) add(b []byte, line int, skipped *Skips) bool {
-	i := bytes.Index(b, []byte(bootTraceTag))
+func (c *bootCollector) add(b []byte, line int, skipped *trace.Skips) bool {
+	i := bootline.Find(b)
 	if i < 0 {
 		return false
 	}
+	i -= len(bootline.Tag)
 	c.seen = true
 	if c.second {
 		skipped.Add(skipSecondFlush, line)
 		return true
 	}
-	payload, ok := checkLine(b[i+len(bootTraceTag):])
-	switch ok {
-	case lineCut:
+	l, _, err := bootline.Parse(b[i:])
+	switch {
+	case errors.Is(err, bootline.ErrCut):
 		skipped.Add(skipCut, line)
 		return true
-	case lineBadCRC:
+	case errors.Is(err, bootline.ErrBadCRC):
 		skipped.Add(skipBadCRC, line)
 		return true
-	}
-	f := strings.Fields(payload)
-	if len(f) == 0 {
-		skipped.Add(skipMalformed, line)
+	case err != nil:
+		reason := skipMalformed
+		if _, detail, ok := strings.Cut(err.Error(), " ("); ok {
+			reason += " (" + detail
+		}
+		skipped.Add(reason, line)
 		return true
 	}
-	switch f[0] {
-	case "H":
-		h, ok := parseHeader(f)
+	switch {
+	case l.Header != nil:
+		h := l.Header
+		h.Release = trace.CleanName(h.Release)
 		switch {
-		case !ok:
-			skipped.Add(skipMalformed, line)
 		case c.hdr == nil:
 			c.hdr, c.hdrAt = h, c.now
 		case *h == *c.hdr && !c.ended:
@@ -136,20 +130,15 @@ func (c *bootCollector) add(b []byte, line int, skipped *Skips) bool {
 			c.second = true
 			skipped.Add(skipSecondFlush, line)
 		}
-	case "Z":
-		if len(f) != 3 {
-			skipped.Add(skipMalformed, line)
-			return true
-		}
+	case l.End != nil:
 		c.ended = true
-		c.flushCycles, _ = strconv.ParseUint(f[2], 10, 64)
+		c.flushCycles = l.End.Cycles
 	default:
-		rec, ok := parseRecord(f)
-		if !ok {
-			skipped.Add(skipMalformed, line)
-			return true
+		r := l.Record
+		rec := bootRecord{seq: r.Seq, kind: r.Kind, cpu: r.CPU, pid: r.PID, tsc: r.TSC, addr: r.Addr, line: line, at: c.now}
+		if r.Name != "" {
+			rec.name = trace.CleanName(r.Name)
 		}
-		rec.line, rec.at = line, c.now
 		if prev, dup := c.recs[rec.seq]; dup {
 			if prev.tsc != rec.tsc || prev.kind != rec.kind {
 				skipped.Add(skipMalformed+" (same sequence number, different record)", line)
@@ -167,87 +156,8 @@ func (c *bootCollector) add(b []byte, line int, skipped *Skips) bool {
 	return true
 }
 
-type lineCheck int
-
-const (
-	lineOK lineCheck = iota
-	lineCut
-	lineBadCRC
-)
-
-// checkLine verifies "PAYLOAD *CRC32" and returns the payload.
-func checkLine(b []byte) (string, lineCheck) {
-	b = bytes.TrimRight(b, " \r\n")
-	i := bytes.LastIndex(b, []byte(" *"))
-	if i < 0 || len(b)-i-2 != 8 {
-		return "", lineCut
-	}
-	want, err := strconv.ParseUint(string(b[i+2:]), 16, 32)
-	if err != nil {
-		return "", lineCut
-	}
-	if crc32.ChecksumIEEE(b[:i]) != uint32(want) {
-		return "", lineBadCRC
-	}
-	return string(b[:i]), lineOK
-}
-
-func parseHeader(f []string) (*BootHeader, bool) {
-	if len(f) != 7 && len(f) != 8 {
-		return nil, false
-	}
-	h := &BootHeader{Release: CleanName(f[2])}
-	var err [5]error
-	h.Version, err[0] = strconv.Atoi(f[1])
-	h.TSCkHz, err[1] = strconv.ParseUint(f[3], 10, 64)
-	h.CPUs, err[2] = strconv.Atoi(f[4])
-	h.Records, err[3] = strconv.Atoi(f[5])
-	h.Dropped, err[4] = strconv.Atoi(f[6])
-	if len(f) == 8 {
-		var e error
-		if h.TSC, e = strconv.ParseUint(f[7], 16, 64); e != nil {
-			return nil, false
-		}
-	}
-	for _, e := range err {
-		if e != nil {
-			return nil, false
-		}
-	}
-	if h.Version != 1 || h.TSCkHz > 100e6 || h.Records < 0 || h.Records > maxBootRecords || h.Dropped < 0 {
-		return nil, false
-	}
-	return h, true
-}
-
-func parseRecord(f []string) (bootRecord, bool) {
-	if len(f) != 7 || len(f[1]) != 1 {
-		return bootRecord{}, false
-	}
-	var r bootRecord
-	var err [5]error
-	r.seq, err[0] = strconv.Atoi(f[0])
-	r.kind = f[1][0]
-	r.cpu, err[1] = strconv.Atoi(f[2])
-	r.pid, err[2] = strconv.Atoi(f[3])
-	r.tsc, err[3] = strconv.ParseUint(f[4], 16, 64)
-	r.addr, err[4] = strconv.ParseUint(f[5], 16, 64)
-	for _, e := range err {
-		if e != nil {
-			return bootRecord{}, false
-		}
-	}
-	if r.seq < 0 || r.seq >= maxBootRecords || r.cpu < 0 || r.cpu > 1<<16 || !strings.ContainsRune("BEFGIWXS", rune(r.kind)) {
-		return bootRecord{}, false
-	}
-	if f[6] != "-" {
-		r.name = CleanName(f[6])
-	}
-	return r, true
-}
-
 // finish builds the trace from what was collected.
-func (c *bootCollector) finish(t *Trace, opt ReadOptions) (*Trace, error) {
+func (c *bootCollector) finish(t *trace.Trace, opt ReadOptions) (*trace.Trace, error) {
 	hdr := c.hdr
 	if hdr == nil {
 		if len(c.recs) == 0 {
@@ -281,7 +191,7 @@ func (c *bootCollector) finish(t *Trace, opt ReadOptions) (*Trace, error) {
 	if !c.ended {
 		t.Notes = append(t.Notes, "partial: the flush's end line is missing (the capture was cut)")
 	} else if c.flushCycles > 0 {
-		t.Notes = append(t.Notes, fmt.Sprintf("the flush took %s, after the measured window", FormatDuration(cyclesToNs(c.flushCycles, hdr.TSCkHz))))
+		t.Notes = append(t.Notes, fmt.Sprintf("the flush took %s, after the measured window", trace.FormatDuration(cyclesToNs(c.flushCycles, hdr.TSCkHz))))
 	}
 	buildBootSpans(t, hdr, ordered, opt.Symbols)
 	return t, nil
@@ -302,18 +212,18 @@ const maxBootSpan = int64(3600e9)
 // buildBootSpans nests the records into spans, one stack per task. The
 // boot's critical path — pid 0 on the boot CPU (start_kernel), then pid 1
 // (kernel_init) — is the "kernel" track; other tasks get their own.
-func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symbolize.Table) {
+func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *symbolize.Table) {
 	tsc0, _ := tscRange(recs, hdr.TSCkHz)
 	bootCPU := recs[0].cpu
 	type key struct{ pid, cpu int }
 	type open struct {
-		span *Span
+		span *trace.Span
 		rec  bootRecord
 	}
-	tracks := map[key]*Span{}
+	tracks := map[key]*trace.Span{}
 	var order []key
 	stacks := map[key][]open{}
-	onCPU := map[key][]CPUAt{}
+	onCPU := map[key][]trace.CPUAt{}
 	trackOf := func(r bootRecord) key {
 		k := key{r.pid, -1}
 		if r.pid == 0 {
@@ -329,7 +239,7 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 	period := samplePeriod(recs, tsc0, hdr.TSCkHz)
 	frame := func(addr uint64) symbolize.Frame {
 		f := syms.Resolve("0x" + strconv.FormatUint(addr, 16))
-		f.Func = CleanName(f.Func)
+		f.Func = trace.CleanName(f.Func)
 		return f
 	}
 	for _, r := range recs {
@@ -350,28 +260,28 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 			case k.pid == 0:
 				name = fmt.Sprintf("cpu%d idle", k.cpu)
 			}
-			tr = &Span{Name: name, Kind: KindTrack, Start: at, End: at}
+			tr = &trace.Span{Name: name, Kind: trace.KindTrack, Start: at, End: at}
 			tracks[k] = tr
 			order = append(order, k)
 		}
 		prev := tr.End // this task's previous record
 		tr.End = max(tr.End, at)
 		if n := len(onCPU[k]); n == 0 || onCPU[k][n-1].CPU != r.cpu {
-			onCPU[k] = append(onCPU[k], CPUAt{Time: at, CPU: r.cpu})
+			onCPU[k] = append(onCPU[k], trace.CPUAt{Time: at, CPU: r.cpu})
 		}
 		st := stacks[k]
 		parent := tr
 		if len(st) > 0 {
 			parent = st[len(st)-1].span
 		}
-		push := func(s *Span) {
+		push := func(s *trace.Span) {
 			parent.Children = append(parent.Children, s)
 			st = append(st, open{s, r})
 			parent = s
 		}
 		// Every record is a moment the trace saw: the summary's longest
 		// gaps between them show where the instrumentation is blind.
-		t.Marks = append(t.Marks, Mark{Time: at, Line: r.line, Text: markText(r, frame)})
+		t.Marks = append(t.Marks, trace.Mark{Time: at, Line: r.line, Text: markText(r, frame)})
 		switch r.kind {
 		case 'B':
 			// A phase's address field is an argument (a CPU number, say),
@@ -380,23 +290,23 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 			if arg := r.addr &^ (1 << 63); r.addr != 0 {
 				name += " " + strconv.FormatUint(arg, 10)
 			}
-			push(&Span{Name: CleanName(name), Kind: KindPhase, Start: at})
+			push(&trace.Span{Name: trace.CleanName(name), Kind: trace.KindPhase, Start: at})
 		case 'F':
 			f := frame(r.addr)
-			push(&Span{Name: f.Func, Kind: KindInitcall, Start: at, File: f.File, Line: f.Line})
+			push(&trace.Span{Name: f.Func, Kind: trace.KindInitcall, Start: at, File: f.File, Line: f.Line})
 		case 'W':
 			// The waiter's caller is a frame of its own, unless it is the
 			// span already open (an initcall that sleeps itself), or a
 			// wait that already says who called (the scheduler's records
 			// of kernel_init going off the CPU inside msleep, say).
-			name, kind := CleanName(r.name), KindWait
+			name, kind := trace.CleanName(r.name), trace.KindWait
 			if off, ok := offCPUNames[r.name]; ok {
-				name, kind = off, KindOffCPU
+				name, kind = off, trace.KindOffCPU
 			}
-			if f := frame(r.addr); r.addr != 0 && parent.Name != f.Func && parent.Kind != KindWait {
-				push(&Span{Name: f.Func, Kind: KindFrame, Start: at, File: f.File, Line: f.Line})
+			if f := frame(r.addr); r.addr != 0 && parent.Name != f.Func && parent.Kind != trace.KindWait {
+				push(&trace.Span{Name: f.Func, Kind: trace.KindFrame, Start: at, File: f.File, Line: f.Line})
 			}
-			push(&Span{Name: name, Kind: kind, Start: at})
+			push(&trace.Span{Name: name, Kind: kind, Start: at})
 		case 'S':
 			// A timer tick's sample stands for the time since this task's
 			// previous record or sample, within the open span's own time,
@@ -411,14 +321,14 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 			start := max(at-2*period, prev, parent.Start)
 			if n := len(parent.Children); n > 0 {
 				c := parent.Children[n-1]
-				if c.Kind == KindSample && c.Name == f.Func && c.End >= start {
+				if c.Kind == trace.KindSample && c.Name == f.Func && c.End >= start {
 					c.End = at // the same function, tick after tick
 					break
 				}
 				start = max(start, c.End)
 			}
 			if start < at {
-				parent.Children = append(parent.Children, &Span{Name: f.Func, Kind: KindSample, Start: start, End: at, File: f.File, Line: f.Line})
+				parent.Children = append(parent.Children, &trace.Span{Name: f.Func, Kind: trace.KindSample, Start: start, End: at, File: f.File, Line: f.Line})
 			}
 		case 'E', 'G', 'X':
 			begin := map[byte]byte{'E': 'B', 'G': 'F', 'X': 'W'}[r.kind]
@@ -436,12 +346,12 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 			for _, o := range st[j+1:] {
 				// Spans left open inside the one that ended never ended
 				// themselves (their end record was lost).
-				o.span.End, o.span.Unfinished = at, o.span.Kind != KindFrame
+				o.span.End, o.span.Unfinished = at, o.span.Kind != trace.KindFrame
 			}
 			st[j].span.End = at
 			st = st[:j]
 			// A wait's caller frame closes with the wait.
-			if r.kind == 'X' && len(st) > 0 && st[len(st)-1].span.Kind == KindFrame && st[len(st)-1].rec.kind == 'W' {
+			if r.kind == 'X' && len(st) > 0 && st[len(st)-1].span.Kind == trace.KindFrame && st[len(st)-1].rec.kind == 'W' {
 				st[len(st)-1].span.End = at
 				st = st[:len(st)-1]
 			}
@@ -459,7 +369,7 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d records dropped for a TSC out of range", jumps))
 	}
 	if samples > 0 {
-		t.Notes = append(t.Notes, fmt.Sprintf("%d timer-tick samples (a tick every %s) name the code running where no record did; each stands for the time since the task's record or sample before, up to two ticks", samples, FormatDuration(period)))
+		t.Notes = append(t.Notes, fmt.Sprintf("%d timer-tick samples (a tick every %s) name the code running where no record did; each stands for the time since the task's record or sample before, up to two ticks", samples, trace.FormatDuration(period)))
 	}
 	if unfinished > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d spans began but never ended in the trace; they end where it does", unfinished))
@@ -473,14 +383,14 @@ func buildBootSpans(t *Trace, hdr *BootHeader, recs []bootRecord, syms *symboliz
 	for _, k := range order {
 		tr := tracks[k]
 		fixEnds(tr)
-		tr.sortChildren()
-		t.Tracks = append(t.Tracks, Track{Span: tr, Source: "guest", CPU: onlyCPU(onCPU[k]), OnCPU: onCPU[k]})
+		tr.SortChildren()
+		t.Tracks = append(t.Tracks, trace.Track{Span: tr, Source: "guest", CPU: onlyCPU(onCPU[k]), OnCPU: onCPU[k]})
 	}
 }
 
 // fixEnds makes every parent end no earlier than its children: an open
 // span closed at the last record may otherwise end before a child.
-func fixEnds(s *Span) int64 {
+func fixEnds(s *trace.Span) int64 {
 	for _, c := range s.Children {
 		s.End = max(s.End, fixEnds(c))
 	}
@@ -585,7 +495,7 @@ func samplePeriod(recs []bootRecord, tsc0, khz uint64) int64 {
 
 // onlyCPU is the one CPU a task was seen on, or -1 when it moved or was
 // never seen.
-func onlyCPU(at []CPUAt) int {
+func onlyCPU(at []trace.CPUAt) int {
 	if len(at) == 0 {
 		return -1
 	}

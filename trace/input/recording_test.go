@@ -1,4 +1,4 @@
-package trace
+package input
 
 import (
 	"bytes"
@@ -12,12 +12,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/tracefile"
+
 	"github.com/google/go-cmp/cmp"
 )
 
 func exampleRecording(t testing.TB, name string) []byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "examples", "record", name))
+	f, err := os.Open(filepath.Join("..", "..", "examples", "record", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +54,7 @@ func TestReadRecordingMiniVMM(t *testing.T) {
 	}
 	var names []string
 	for _, c := range setup.Children {
-		if c.Kind == KindIoctl {
+		if c.Kind == trace.KindIoctl {
 			names = append(names, c.Name)
 		}
 	}
@@ -92,7 +95,7 @@ func FuzzReadRecording(f *testing.F) {
 	lines := bytes.SplitAfter(b, []byte("\n"))
 	// Small seeds (the header without its tracepoint formats, which the
 	// reader does not need), so the fuzzer mutates rather than minimizes.
-	var h RecordingHeader
+	var h tracefile.Header
 	if err := json.Unmarshal(lines[0], &h); err != nil {
 		f.Fatal(err)
 	}
@@ -120,7 +123,7 @@ func TestRecordingFaults(t *testing.T) {
 	binary.LittleEndian.PutUint64(slot[16:], 0x1000) // size
 	binary.LittleEndian.PutUint64(slot[24:], 0x7000) // userspace address
 	const pid = 100
-	events := []RecEvent{
+	events := []tracefile.Event{
 		{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
 		{Time: 1500, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: map[string]int64{"cmd": 0x4020ae46}, Mem: slot},
 		{Time: 1600, Kind: "syscalls:sys_exit_ioctl", TGID: pid, TID: pid},
@@ -133,8 +136,8 @@ func TestRecordingFaults(t *testing.T) {
 		{Time: 3600, Kind: "software:minor-faults", TGID: pid, TID: pid, Fields: map[string]int64{"address": 0x7010}},
 		{Time: 4000, Kind: "software:minor-faults", TGID: pid, TID: pid, Fields: map[string]int64{"address": 0x1234}},
 	}
-	events = append(events, RecEvent{Time: 5000, Kind: "end", End: &RecordingEnd{Reason: "test"}})
-	tr := readEvents(t, RecordingHeader{PID: pid}, events)
+	events = append(events, tracefile.Event{Time: 5000, Kind: "end", End: &tracefile.End{Reason: "test"}})
+	tr := readEvents(t, tracefile.Header{PID: pid}, events)
 	type flat struct {
 		Depth      int
 		Name       string
@@ -142,7 +145,7 @@ func TestRecordingFaults(t *testing.T) {
 		Counts     map[string]int64
 	}
 	var got []flat
-	tr.Tracks[0].Walk(func(path []*Span) bool {
+	tr.Tracks[0].Walk(func(path []*trace.Span) bool {
 		s := path[len(path)-1]
 		got = append(got, flat{len(path) - 1, s.Name, s.Start, s.End, s.Counts})
 		return true
@@ -157,7 +160,7 @@ func TestRecordingFaults(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("spans (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]SkipReason{{Reason: skipFaultEnd, Count: 1, Lines: []int{0}}}, tr.Skipped.Reasons); diff != "" {
+	if diff := cmp.Diff([]trace.SkipReason{{Reason: skipFaultEnd, Count: 1, Lines: []int{0}}}, tr.Skipped.Reasons); diff != "" {
 		t.Errorf("skipped (-want +got):\n%s", diff)
 	}
 	checkTrace(t, tr)
@@ -172,13 +175,13 @@ func TestRecordingClockBound(t *testing.T) {
 	flush := smallFlush()          // 1 GHz: a cycle is a nanosecond; tsc0 = 1000, last 21000
 	for _, tc := range []struct {
 		name   string
-		chunks []RecEvent
+		chunks []tracefile.Event
 		upper  int64 // latest host time of tsc0
 		what   string
 	}{
 		{
 			name:   "flush",
-			chunks: []RecEvent{{Time: 2_000_000, Data: strings.Join(flush, "")}},
+			chunks: []tracefile.Event{{Time: 2_000_000, Data: strings.Join(flush, "")}},
 			// The header carries no TSC: it was printed after the last record.
 			upper: 2_000_000 - (21000 - 1000),
 			what:  "after the last record",
@@ -187,8 +190,8 @@ func TestRecordingClockBound(t *testing.T) {
 			name: "live",
 			// Each record arrives 500 µs after it was taken, but record 5
 			// (TSC 16100) after 10 µs; the header comes last.
-			chunks: func() []RecEvent {
-				var cs []RecEvent
+			chunks: func() []tracefile.Event {
+				var cs []tracefile.Event
 				for i, l := range flush {
 					at := int64(1_700_000)
 					if i >= 2 && i < 2+14 {
@@ -198,7 +201,7 @@ func TestRecordingClockBound(t *testing.T) {
 							at = exec + 10_000 + tsc
 						}
 					}
-					cs = append(cs, RecEvent{Time: at, Data: l})
+					cs = append(cs, tracefile.Event{Time: at, Data: l})
 				}
 				// Live: the header and end come after the records.
 				cs[1].Time = 1_800_000
@@ -210,13 +213,13 @@ func TestRecordingClockBound(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			events := []RecEvent{{Time: exec, Kind: "sched:sched_process_exec", TGID: pid, TID: pid}}
+			events := []tracefile.Event{{Time: exec, Kind: "sched:sched_process_exec", TGID: pid, TID: pid}}
 			for _, c := range tc.chunks {
 				c.Kind = "serial"
 				events = append(events, c)
 			}
-			tr := readEvents(t, RecordingHeader{PID: pid, Clock: []ClockPair{{TSC: 1 << 40, Mono: exec}}}, events)
-			var guest *Track
+			tr := readEvents(t, tracefile.Header{PID: pid, Clock: []tracefile.ClockPair{{TSC: 1 << 40, Mono: exec}}}, events)
+			var guest *trace.Track
 			for i := range tr.Tracks {
 				if tr.Tracks[i].Source == "guest" {
 					guest = &tr.Tracks[i]
@@ -231,7 +234,7 @@ func TestRecordingClockBound(t *testing.T) {
 			}
 			// The guest TSC counts from 0 at the VM's start, after the exec.
 			lower := int64(exec + 1000)
-			want := "at most " + FormatDuration(tc.upper-lower) + " earlier"
+			want := "at most " + trace.FormatDuration(tc.upper-lower) + " earlier"
 			notes := strings.Join(tr.Notes, "\n")
 			if !strings.Contains(notes, want) || !strings.Contains(notes, tc.what) {
 				t.Errorf("notes lack %q and %q:\n%s", want, tc.what, notes)
@@ -241,10 +244,10 @@ func TestRecordingClockBound(t *testing.T) {
 }
 
 // readEvents writes a trace file with the real writer and reads it back.
-func readEvents(t *testing.T, h RecordingHeader, events []RecEvent) *Trace {
+func readEvents(t *testing.T, h tracefile.Header, events []tracefile.Event) *trace.Trace {
 	t.Helper()
 	var file bytes.Buffer
-	w, err := NewRecordingWriter(&file, h)
+	w, err := tracefile.NewWriter(&file, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,11 +269,11 @@ func readEvents(t *testing.T, h RecordingHeader, events []RecEvent) *Trace {
 // by its device page, emulated instructions counted by guest RIP.
 func TestRecordingKVMEvents(t *testing.T) {
 	const pid = 7
-	ev := func(at int64, kind string, fields map[string]int64) RecEvent {
-		return RecEvent{Time: at, Kind: kind, TGID: pid, TID: pid, Fields: fields}
+	ev := func(at int64, kind string, fields map[string]int64) tracefile.Event {
+		return tracefile.Event{Time: at, Kind: kind, TGID: pid, TID: pid, Fields: fields}
 	}
 	run := map[string]int64{"cmd": 0xae80}
-	tr := readEvents(t, RecordingHeader{PID: pid}, []RecEvent{
+	tr := readEvents(t, tracefile.Header{PID: pid}, []tracefile.Event{
 		ev(100, "sched:sched_process_exec", nil),
 		ev(200, "syscalls:sys_enter_ioctl", run),
 		ev(300, "kvm:kvm_page_fault", nil),
@@ -284,13 +287,13 @@ func TestRecordingKVMEvents(t *testing.T) {
 		ev(500, "syscalls:sys_enter_ioctl", run),
 		ev(600, "syscalls:sys_exit_ioctl", nil),
 	})
-	var runs []*Span
+	var runs []*trace.Span
 	exits := map[string]int{}
-	tr.Tracks[0].Walk(func(path []*Span) bool {
+	tr.Tracks[0].Walk(func(path []*trace.Span) bool {
 		switch s := path[len(path)-1]; {
 		case s.Name == "KVM_RUN":
 			runs = append(runs, s)
-		case s.Kind == KindHost:
+		case s.Kind == trace.KindHost:
 			exits[s.Name]++
 		}
 		return true
@@ -318,14 +321,14 @@ func TestRecordingKVMEvents(t *testing.T) {
 // VMM with the page fault taken while handling it.
 func TestRecordingHostInGuest(t *testing.T) {
 	const pid, vcpu = 1, 2
-	ev := func(at int64, kind string, fields map[string]int64) RecEvent {
-		return RecEvent{Time: at, Kind: kind, TGID: pid, TID: vcpu, Fields: fields}
+	ev := func(at int64, kind string, fields map[string]int64) tracefile.Event {
+		return tracefile.Event{Time: at, Kind: kind, TGID: pid, TID: vcpu, Fields: fields}
 	}
 	run := map[string]int64{"cmd": 0xae80}
 	// smallFlush's guest: 1 GHz, 20 µs from its first record (TSC 1000) to
 	// its last; all of it arrives at 200 µs, so it is placed at
 	// [180, 200] µs, start_kernel (TSC 1100-5000) at [180.1, 184] µs.
-	tr := readEvents(t, RecordingHeader{PID: pid}, []RecEvent{
+	tr := readEvents(t, tracefile.Header{PID: pid}, []tracefile.Event{
 		{Time: 0, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
 		ev(170_000, "syscalls:sys_enter_ioctl", run),
 		ev(180_900, "kvm:kvm_pio", map[string]int64{"port": 0x3f8}),
@@ -338,9 +341,9 @@ func TestRecordingHostInGuest(t *testing.T) {
 		ev(250_000, "syscalls:sys_exit_ioctl", nil),
 		{Time: 200_000, Kind: "serial", Data: strings.Join(smallFlush(), "")},
 	})
-	var sk *Span
+	var sk *trace.Span
 	for _, track := range tr.Tracks {
-		track.Walk(func(path []*Span) bool {
+		track.Walk(func(path []*trace.Span) bool {
 			if s := path[len(path)-1]; s.Name == "start_kernel" && track.Source == "guest" {
 				sk = s
 			}
@@ -356,8 +359,8 @@ func TestRecordingHostInGuest(t *testing.T) {
 		Start, End int64
 	}
 	var got []flat
-	sk.Walk(func(path []*Span) bool {
-		if s := path[len(path)-1]; s.Kind == KindHost {
+	sk.Walk(func(path []*trace.Span) bool {
+		if s := path[len(path)-1]; s.Kind == trace.KindHost {
 			got = append(got, flat{len(path) - 1, s.Name, s.Start, s.End})
 		}
 		return true
@@ -376,8 +379,8 @@ func TestRecordingHostInGuest(t *testing.T) {
 // the exit of vCPU 4 lands under the span that ran on guest CPU 1.
 func TestRecordingVCPUOrder(t *testing.T) {
 	const pid = 1
-	on := func(tid uint32, at int64, kind string, fields map[string]int64) RecEvent {
-		return RecEvent{Time: at, Kind: kind, TGID: pid, TID: tid, Fields: fields}
+	on := func(tid uint32, at int64, kind string, fields map[string]int64) tracefile.Event {
+		return tracefile.Event{Time: at, Kind: kind, TGID: pid, TID: tid, Fields: fields}
 	}
 	create, run := int64(0xae41), int64(0xae80)
 	recs := []string{
@@ -391,7 +394,7 @@ func TestRecordingVCPUOrder(t *testing.T) {
 	flush := flushLines(2, recs)
 	// The guest (TSC 1000-21000 at 1 GHz) arrives at 200 µs: it is placed
 	// at [180, 200] µs, start_secondary at [185, 189] µs.
-	tr := readEvents(t, RecordingHeader{PID: pid}, []RecEvent{
+	tr := readEvents(t, tracefile.Header{PID: pid}, []tracefile.Event{
 		on(pid, 0, "sched:sched_process_exec", nil),
 		on(pid, 100, "syscalls:sys_enter_ioctl", map[string]int64{"cmd": create, "arg": 0}),
 		on(pid, 200, "syscalls:sys_exit_ioctl", map[string]int64{"ret": 10}),
@@ -412,8 +415,8 @@ func TestRecordingVCPUOrder(t *testing.T) {
 		if track.Source != "guest" {
 			continue
 		}
-		track.Walk(func(path []*Span) bool {
-			if s := path[len(path)-1]; s.Kind == KindHost {
+		track.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; s.Kind == trace.KindHost {
 				under = append(under, path[len(path)-2].Name+" > "+s.Name)
 			}
 			return true
@@ -431,7 +434,7 @@ func TestRecordingVCPUOrder(t *testing.T) {
 func TestRecordingReorder(t *testing.T) {
 	const pid = 1
 	run := map[string]int64{"cmd": 0xae80}
-	tr := readEvents(t, RecordingHeader{PID: pid}, []RecEvent{
+	tr := readEvents(t, tracefile.Header{PID: pid}, []tracefile.Event{
 		{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
 		{Time: 6000, Kind: "syscalls:sys_exit_ioctl", TGID: pid, TID: pid},
 		{Time: 5000, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: run}, // 1 µs late
@@ -439,8 +442,8 @@ func TestRecordingReorder(t *testing.T) {
 		{Time: 5500, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: run}, // after events it precedes were built
 	})
 	var runs []string
-	tr.Tracks[0].Walk(func(path []*Span) bool {
-		if s := path[len(path)-1]; s.Kind == KindIoctl {
+	tr.Tracks[0].Walk(func(path []*trace.Span) bool {
+		if s := path[len(path)-1]; s.Kind == trace.KindIoctl {
 			runs = append(runs, fmt.Sprintf("%s %d-%d", s.Name, s.Start, s.End))
 		}
 		return true
@@ -448,7 +451,7 @@ func TestRecordingReorder(t *testing.T) {
 	if diff := cmp.Diff([]string{"KVM_RUN 4000-5000"}, runs); diff != "" {
 		t.Errorf("ioctls (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]SkipReason{{Reason: skipLate, Count: 1, Lines: []int{0}}}, tr.Skipped.Reasons); diff != "" {
+	if diff := cmp.Diff([]trace.SkipReason{{Reason: skipLate, Count: 1, Lines: []int{0}}}, tr.Skipped.Reasons); diff != "" {
 		t.Errorf("skipped (-want +got):\n%s", diff)
 	}
 }
@@ -457,7 +460,7 @@ func TestRecordingReorder(t *testing.T) {
 // wrapper script's grep, say) is named so and ends where it exited; a
 // thread of the VMM runs to the end of the recording.
 func TestRecordingProcesses(t *testing.T) {
-	tr := readEvents(t, RecordingHeader{PID: 1}, []RecEvent{
+	tr := readEvents(t, tracefile.Header{PID: 1}, []tracefile.Event{
 		{Time: 1000, Kind: "sched:sched_process_exec", TGID: 1, TID: 1},
 		{Time: 1100, Kind: "sched:sched_process_fork", TGID: 1, TID: 1, Fields: map[string]int64{"child_pid": 2}},
 		{Time: 1200, Kind: "sched:sched_process_exec", TGID: 2, TID: 2},
@@ -482,7 +485,7 @@ func TestRecordingProcesses(t *testing.T) {
 func TestRecordingDeterministic(t *testing.T) {
 	b := exampleRecording(t, "minivmm-2vcpu.trace.gz")
 	lines := bytes.SplitAfterN(b, []byte("\n"), 2)
-	var h RecordingHeader
+	var h tracefile.Header
 	if err := json.Unmarshal(lines[0], &h); err != nil {
 		t.Fatal(err)
 	}
@@ -508,14 +511,14 @@ func TestRecordingDeterministic(t *testing.T) {
 }
 
 // dump prints a trace's notes and span trees, with their order.
-func dump(tr *Trace) string {
+func dump(tr *trace.Trace) string {
 	var b strings.Builder
 	for _, n := range tr.Notes {
 		fmt.Fprintln(&b, n)
 	}
 	for _, track := range tr.Tracks {
 		fmt.Fprintf(&b, "track %s cpu %d\n", track.Name, track.CPU)
-		track.Walk(func(path []*Span) bool {
+		track.Walk(func(path []*trace.Span) bool {
 			s := path[len(path)-1]
 			fmt.Fprintf(&b, "%*s%s %d %d %v\n", len(path), "", s.Name, s.Start, s.End, s.Counts)
 			return true
@@ -541,10 +544,10 @@ func TestRecordingHostOnce(t *testing.T) {
 	var self, tracks int64
 	for _, track := range tr.Tracks {
 		tracks += track.Duration()
-		track.Walk(func(path []*Span) bool {
+		track.Walk(func(path []*trace.Span) bool {
 			s := path[len(path)-1]
 			self += s.Self()
-			if s.Kind != KindHost {
+			if s.Kind != trace.KindHost {
 				return true
 			}
 			if strings.HasPrefix(s.Name, "[host] userspace exit") {

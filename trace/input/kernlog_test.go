@@ -1,4 +1,4 @@
-package trace
+package input
 
 import (
 	"bufio"
@@ -11,12 +11,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/boottrace/boottrace/trace"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/boottrace/boottrace/symbolize"
 )
 
-func readString(t *testing.T, s string) *Trace {
+func readString(t *testing.T, s string) *trace.Trace {
 	t.Helper()
 	tr, err := Read(strings.NewReader(s), ReadOptions{})
 	if err != nil {
@@ -34,7 +36,7 @@ type shape struct {
 	Children   []shape
 }
 
-func shapeOf(s *Span) shape {
+func shapeOf(s *trace.Span) shape {
 	sh := shape{Name: s.Name, Kind: s.Kind.String(), Start: s.Start, End: s.End, Unfinished: s.Unfinished}
 	for _, c := range s.Children {
 		sh.Children = append(sh.Children, shapeOf(c))
@@ -124,11 +126,11 @@ func TestReadKernelLogVariants(t *testing.T) {
 	}
 }
 
-func initcallTotals(tr *Trace) map[string]int64 {
+func initcallTotals(tr *trace.Trace) map[string]int64 {
 	got := map[string]int64{}
 	for _, track := range tr.Tracks {
-		track.Walk(func(path []*Span) bool {
-			if s := path[len(path)-1]; s.Kind == KindInitcall {
+		track.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; s.Kind == trace.KindInitcall {
 				got[s.Name] += s.Duration()
 			}
 			return true
@@ -143,7 +145,7 @@ var reReturned = regexp.MustCompile(`initcall (?:[0-9]+_)?(\S+)( \[\S+\])? retur
 // initcall_debug, that each initcall's total in the profile equals the
 // duration the kernel printed for it.
 func TestExamplesInitcallTotals(t *testing.T) {
-	logs, _ := filepath.Glob(filepath.Join("..", "examples", "*", "*initcall*.log"))
+	logs, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*", "*initcall*.log"))
 	if len(logs) == 0 {
 		t.Fatal("no initcall_debug examples found")
 	}
@@ -170,7 +172,7 @@ func TestExamplesInitcallTotals(t *testing.T) {
 			}
 			var phases []string
 			for _, c := range tr.Tracks[0].Children {
-				if c.Kind == KindPhase {
+				if c.Kind == trace.KindPhase {
 					phases = append(phases, c.Name)
 				}
 			}
@@ -182,7 +184,7 @@ func TestExamplesInitcallTotals(t *testing.T) {
 }
 
 func TestExamplesWithoutInitcallDebug(t *testing.T) {
-	logs, _ := filepath.Glob(filepath.Join("..", "examples", "*", "plain*.log"))
+	logs, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*", "plain*.log"))
 	if len(logs) == 0 {
 		t.Fatal("no plain examples found")
 	}
@@ -203,7 +205,7 @@ func TestExamplesWithoutInitcallDebug(t *testing.T) {
 			}
 			var phases []string
 			for _, c := range tr.Tracks[0].Children {
-				if c.Kind == KindPhase {
+				if c.Kind == trace.KindPhase {
 					phases = append(phases, c.Name)
 				}
 			}
@@ -215,12 +217,12 @@ func TestExamplesWithoutInitcallDebug(t *testing.T) {
 }
 
 func TestLevelsFromSystemMap(t *testing.T) {
-	f, err := os.Open(filepath.Join("..", "examples", "debian-6.1", "initcall.log"))
+	f, err := os.Open(filepath.Join("..", "..", "examples", "debian-6.1", "initcall.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	syms, _, err := symbolize.Open("", filepath.Join("..", "examples", "debian-6.1", "System.map.gz"))
+	syms, _, err := symbolize.Open("", filepath.Join("..", "..", "examples", "debian-6.1", "System.map.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,8 +231,8 @@ func TestLevelsFromSystemMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	var levels []string
-	tr.Tracks[0].Walk(func(path []*Span) bool {
-		if s := path[len(path)-1]; s.Kind == KindLevel {
+	tr.Tracks[0].Walk(func(path []*trace.Span) bool {
+		if s := path[len(path)-1]; s.Kind == trace.KindLevel {
 			levels = append(levels, s.Name)
 		}
 		return true
@@ -304,7 +306,7 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 			unfinished := 0
-			tr.Tracks[0].Walk(func(path []*Span) bool {
+			tr.Tracks[0].Walk(func(path []*trace.Span) bool {
 				if path[len(path)-1].Unfinished {
 					unfinished++
 				}
@@ -379,7 +381,7 @@ func TestNoiseMemoryBounded(t *testing.T) {
 		t.Error("nothing reported as skipped")
 	}
 	for _, r := range tr.Skipped.Reasons {
-		if len(r.Lines) > maxLinesPerReason {
+		if len(r.Lines) > trace.MaxLinesPerReason {
 			t.Errorf("reason %q keeps %d line numbers", r.Reason, len(r.Lines))
 		}
 	}
@@ -408,11 +410,11 @@ func TestCleanName(t *testing.T) {
 		"":                    "?",
 		"<script>":            "<script>", // escaping is the renderer's job
 	} {
-		if got := CleanName(in); got != want {
+		if got := trace.CleanName(in); got != want {
 			t.Errorf("CleanName(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := CleanName(strings.Repeat("é", 500)); len(got) > maxNameLen+3 {
+	if got := trace.CleanName(strings.Repeat("é", 500)); len(got) > trace.MaxNameLen+3 {
 		t.Errorf("CleanName kept %d bytes", len(got))
 	}
 }

@@ -1,4 +1,4 @@
-package trace
+package input
 
 // The guest side of a recording: its BOOT_TRACE records placed on the
 // host's clock, and the host's work copied under the guest spans it
@@ -8,17 +8,19 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/boottrace/boottrace/trace"
 )
 
 // guest places the guest's BOOT_TRACE records, read from the recorded
 // console, on the host timeline, and returns when the guest's first
 // record was taken (-1 without a guest trace).
-func (rb *recBuilder) guest(c *bootCollector, skipped *Skips, opt ReadOptions) int64 {
+func (rb *recBuilder) guest(c *bootCollector, skipped *trace.Skips, opt ReadOptions) int64 {
 	if c.hdr == nil || len(c.recs) == 0 {
 		rb.t.Notes = append(rb.t.Notes, "no BOOT_TRACE flush on the console: the guest is shown only through the VMM")
 		return -1
 	}
-	g := &Trace{}
+	g := &trace.Trace{}
 	if _, err := c.finish(g, opt); err != nil {
 		rb.t.Notes = append(rb.t.Notes, "the guest's BOOT_TRACE flush on the console is unusable: "+err.Error())
 		return -1
@@ -49,7 +51,7 @@ func (rb *recBuilder) guest(c *bootCollector, skipped *Skips, opt ReadOptions) i
 	if method == "" {
 		guestOrigin = upper
 		method = fmt.Sprintf("bound from the console: a BOOT_TRACE line reaches the VMM after its TSC was read, so guest spans are placed at their latest possible time (tightest: %s); they ran at most %s earlier (%s)",
-			upperWhat, FormatDuration(upper-lower), lowerWhat)
+			upperWhat, trace.FormatDuration(upper-lower), lowerWhat)
 	}
 	delta := guestOrigin - rb.origin
 	for _, tr := range g.Tracks {
@@ -110,7 +112,7 @@ func consoleBound(c *bootCollector, recs []bootRecord, tsc0, tscLast uint64) (in
 func (rb *recBuilder) startBound(upper, sinceStart int64) (int64, string) {
 	start, what := rb.origin, "the VMM's exec"
 	for _, tid := range rb.order {
-		rb.threads[tid].track.Walk(func(path []*Span) bool {
+		rb.threads[tid].track.Walk(func(path []*trace.Span) bool {
 			// Tracks are already shifted to time 0 = rb.origin.
 			if s := path[len(path)-1]; s.Name == "KVM_CREATE_VCPU" && (what != "its first KVM_CREATE_VCPU" || rb.origin+s.Start < start) {
 				start, what = rb.origin+s.Start, "its first KVM_CREATE_VCPU"
@@ -118,7 +120,7 @@ func (rb *recBuilder) startBound(upper, sinceStart int64) (int64, string) {
 			return true
 		})
 	}
-	at := FormatDuration(start - rb.origin)
+	at := trace.FormatDuration(start - rb.origin)
 	if start+sinceStart <= upper {
 		return start + sinceStart, fmt.Sprintf("the guest TSC counts from 0 when the VM starts, after %s at %s", what, at)
 	}
@@ -150,8 +152,8 @@ func (rb *recBuilder) setup(guestStart int64) {
 	if end <= main.track.Start {
 		return
 	}
-	setup := &Span{Name: "vmm set-up (exec to " + what + ")", Kind: KindPhase, Start: main.track.Start, End: end}
-	var rest []*Span
+	setup := &trace.Span{Name: "vmm set-up (exec to " + what + ")", Kind: trace.KindPhase, Start: main.track.Start, End: end}
+	var rest []*trace.Span
 	for _, c := range main.track.Children {
 		if c.End <= end {
 			setup.Children = append(setup.Children, c)
@@ -159,7 +161,7 @@ func (rb *recBuilder) setup(guestStart int64) {
 			rest = append(rest, c)
 		}
 	}
-	main.track.Children = append([]*Span{setup}, rest...)
+	main.track.Children = append([]*trace.Span{setup}, rest...)
 }
 
 // monoOfTSC converts a host TSC to CLOCK_MONOTONIC with the clock pairs
@@ -181,7 +183,7 @@ func (rb *recBuilder) monoOfTSC(tsc uint64) int64 {
 // in id order are the guest's CPUs 0, 1, ...). With one vCPU and no id,
 // the guest's first track is used. The work leaves the vCPU thread, so
 // that no time is counted twice: there, the time is the vCPU thread's own.
-func (rb *recBuilder) hostInGuest(guest []Track) {
+func (rb *recBuilder) hostInGuest(guest []trace.Track) {
 	var vcpus []*thread
 	for _, tid := range rb.order {
 		if th := rb.threads[tid]; th.vcpu {
@@ -221,13 +223,13 @@ func (rb *recBuilder) hostInGuest(guest []Track) {
 				rb.t.Tracks[j].CPU = cpu
 			}
 		}
-		var moved []*Span
-		th.track.Walk(func(path []*Span) bool {
+		var moved []*trace.Span
+		th.track.Walk(func(path []*trace.Span) bool {
 			s := path[len(path)-1]
-			if s.Kind != KindHost {
+			if s.Kind != trace.KindHost {
 				return true
 			}
-			var root *Span
+			var root *trace.Span
 			for _, g := range guest {
 				if (len(vcpus) == 1 && th.vcpuID < 0) || g.CPUAt(s.Start) == cpu {
 					if g.Start <= s.Start && s.End <= g.End {
@@ -242,9 +244,9 @@ func (rb *recBuilder) hostInGuest(guest []Track) {
 			// The deepest guest span holding the host work.
 			at := root
 			for {
-				var next *Span
+				var next *trace.Span
 				for _, c := range at.Children {
-					if c.Kind != KindHost && c.Start <= s.Start && s.End <= c.End {
+					if c.Kind != trace.KindHost && c.Start <= s.Start && s.End <= c.End {
 						next = c
 						break
 					}
@@ -263,23 +265,23 @@ func (rb *recBuilder) hostInGuest(guest []Track) {
 	}
 	if placed > 0 {
 		for _, g := range guest {
-			g.sortChildren()
+			g.SortChildren()
 		}
 		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("%d host exits moved from the vCPU threads under the guest spans they interrupted", placed))
 	}
 }
 
 // removeSpans takes the given spans out of the tree under s.
-func removeSpans(s *Span, gone []*Span) {
+func removeSpans(s *trace.Span, gone []*trace.Span) {
 	if len(gone) == 0 {
 		return
 	}
-	set := make(map[*Span]bool, len(gone))
+	set := make(map[*trace.Span]bool, len(gone))
 	for _, g := range gone {
 		set[g] = true
 	}
-	var prune func(*Span)
-	prune = func(n *Span) {
+	var prune func(*trace.Span)
+	prune = func(n *trace.Span) {
 		kept := n.Children[:0]
 		for _, c := range n.Children {
 			if !set[c] {

@@ -1,6 +1,6 @@
 //go:build !amd64
 
-package ebpf
+package record
 
 // ReadTSC returns 0 where there is no x86 time-stamp counter.
 func ReadTSC() uint64 { return 0 }

@@ -1,4 +1,4 @@
-package trace
+package input
 
 import (
 	"bytes"
@@ -9,6 +9,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/tracefile"
 )
 
 // Skip reasons of the trace file reader.
@@ -24,40 +27,40 @@ const (
 // VMM's threads with their ioctls (KVM ones by name), exits to the VMM,
 // VM exits, off-CPU time, and the guest's BOOT_TRACE records placed on the
 // same timeline. Time 0 is the exec of the VMM.
-func ReadRecording(r io.Reader, opt ReadOptions) (*Trace, error) {
+func ReadRecording(r io.Reader, opt ReadOptions) (*trace.Trace, error) {
 	return readRecording(newLineReader(r), opt)
 }
 
-func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
-	t := &Trace{Format: FormatRecording, Timed: true}
-	var hdr *RecordingHeader
+func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
+	t := &trace.Trace{Format: FormatRecording, Timed: true}
+	var hdr *tracefile.Header
 	var rb *recBuilder
 	// The console is read as it comes, so a guest that prints a lot costs
 	// no memory: only its BOOT_TRACE lines are kept.
 	console := newBootCollector()
-	var lines lineSplitter
-	var consoleSkips Skips
-	addLine := func(b []byte) { console.add(b, lines.line, &consoleSkips) }
-	var end *RecordingEnd
+	var lines tracefile.LineSplitter
+	var consoleSkips trace.Skips
+	addLine := consoleLines(&lines, &consoleSkips, func(b []byte) { console.add(b, lines.Line(), &consoleSkips) })
+	var end *tracefile.End
 	var hdrErr error
 	err := lr.each(&t.Skipped, func(b []byte) {
 		if len(bytes.TrimSpace(b)) == 0 || hdrErr != nil {
 			return
 		}
-		if bytes.HasPrefix(b, []byte(recordingMagic)) {
+		if bytes.HasPrefix(b, []byte(tracefile.Magic)) {
 			if hdr != nil {
 				t.Skipped.Add(skipSecondHead, lr.line)
 				return
 			}
-			hdr = &RecordingHeader{}
+			hdr = &tracefile.Header{}
 			if err := json.Unmarshal(b, hdr); err != nil {
 				hdrErr = fmt.Errorf("%w: line %d: trace file header: %v", ErrNoData, lr.line, err)
-			} else if hdr.Version != RecordingVersion {
-				hdrErr = fmt.Errorf("%w: trace file version %d; this boottrace reads version %d", ErrNoData, hdr.Version, RecordingVersion)
+			} else if hdr.Version != tracefile.Version {
+				hdrErr = fmt.Errorf("%w: trace file version %d; this boottrace reads version %d", ErrNoData, hdr.Version, tracefile.Version)
 			}
 			return
 		}
-		var e RecEvent
+		var e tracefile.Event
 		if hdr == nil || json.Unmarshal(b, &e) != nil || e.Kind == "" {
 			t.Skipped.Add(skipBadEvent, lr.line)
 			return
@@ -65,7 +68,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 		switch e.Kind {
 		case "serial":
 			console.now = e.Time
-			lines.write([]byte(e.Data), &consoleSkips, addLine)
+			lines.Write([]byte(e.Data), addLine)
 		case "end":
 			end = e.End
 		default:
@@ -81,7 +84,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	if hdrErr != nil {
 		return t, hdrErr
 	}
-	lines.flush(&consoleSkips, addLine)
+	lines.Flush(addLine)
 	if hdr == nil {
 		return t, fmt.Errorf("%w: no boottrace trace file header", ErrNoData)
 	}
@@ -98,7 +101,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*Trace, error) {
 	return t, nil
 }
 
-func (rb *recBuilder) notes(end *RecordingEnd) {
+func (rb *recBuilder) notes(end *tracefile.End) {
 	t := rb.t
 	if end == nil {
 		t.Notes = append(t.Notes, "partial: the recording has no end line (boottrace was killed or the file was cut); everything up to the last line is shown")
@@ -145,3 +148,6 @@ func (rb *recBuilder) notes(end *RecordingEnd) {
 		t.Notes = append(t.Notes, rb.emulatedNote())
 	}
 }
+
+// FormatRecording names a trace file written by "boottrace record".
+const FormatRecording = "recording"

@@ -1,4 +1,4 @@
-package trace
+package input
 
 import (
 	"fmt"
@@ -7,6 +7,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/tracefile"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -26,25 +29,25 @@ func TestLineSplitterMatchesReader(t *testing.T) {
 		"end with long " + long,
 	} {
 		var want []string
-		var wantSkips Skips
+		var wantSkips trace.Skips
 		lr := newLineReader(strings.NewReader(in))
 		lr.each(&wantSkips, func(b []byte) { want = append(want, fmt.Sprintf("%d:%s", lr.line, b)) })
 		rng := rand.New(rand.NewPCG(1, uint64(len(in))))
 		for _, size := range []int{1, 2, 3, 7, 4096, -1} {
 			var got []string
-			var skips Skips
-			var ls lineSplitter
-			fn := func(b []byte) { got = append(got, fmt.Sprintf("%d:%s", ls.line, b)) }
+			var skips trace.Skips
+			var ls tracefile.LineSplitter
+			fn := consoleLines(&ls, &skips, func(b []byte) { got = append(got, fmt.Sprintf("%d:%s", ls.Line(), b)) })
 			for rest := in; len(rest) > 0; {
 				n := size
 				if n < 0 {
 					n = 1 + rng.IntN(len(rest))
 				}
 				n = min(n, len(rest))
-				ls.write([]byte(rest[:n]), &skips, fn)
+				ls.Write([]byte(rest[:n]), fn)
 				rest = rest[n:]
 			}
-			ls.flush(&skips, fn)
+			ls.Flush(fn)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("%.20q in pieces of %d: lines (-reader +splitter):\n%s", in, size, diff)
 			}
@@ -58,13 +61,13 @@ func TestLineSplitterMatchesReader(t *testing.T) {
 // readStreamed reads the trace file write writes, as it is written, and
 // returns the largest heap seen each time write calls measure (after a
 // garbage collection: what the reader holds).
-func readStreamed(t *testing.T, write func(w *RecordingWriter, measure func())) (*Trace, uint64) {
+func readStreamed(t *testing.T, write func(w *tracefile.Writer, measure func())) (*trace.Trace, uint64) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	var peak uint64
 	go func() {
-		w, _ := NewRecordingWriter(pw, RecordingHeader{PID: 1})
-		w.Write(RecEvent{Time: 1000, Kind: "sched:sched_process_exec", TGID: 1, TID: 1})
+		w, _ := tracefile.NewWriter(pw, tracefile.Header{PID: 1})
+		w.Write(tracefile.Event{Time: 1000, Kind: "sched:sched_process_exec", TGID: 1, TID: 1})
 		write(w, func() {
 			w.Flush()
 			runtime.GC()
@@ -88,17 +91,17 @@ func TestRecordingConsoleMemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 64 MB")
 	}
-	tr, peak := readStreamed(t, func(w *RecordingWriter, measure func()) {
+	tr, peak := readStreamed(t, func(w *tracefile.Writer, measure func()) {
 		chunk := strings.Repeat("[    1.000000] a guest that prints a lot\n", 100)
 		at := int64(2000)
 		for written := 0; written < 64<<20; written += len(chunk) {
-			w.Write(RecEvent{Time: at, Kind: "serial", Data: chunk})
+			w.Write(tracefile.Event{Time: at, Kind: "serial", Data: chunk})
 			at++
 			if written%(8<<20) < len(chunk) {
 				measure()
 			}
 		}
-		w.Write(RecEvent{Time: at + 1e6, Kind: "serial", Data: strings.Join(smallFlush(), "")})
+		w.Write(tracefile.Event{Time: at + 1e6, Kind: "serial", Data: strings.Join(smallFlush(), "")})
 	})
 	if peak > 32<<20 {
 		t.Errorf("heap reached %d MB reading a 64 MB console", peak>>20)
@@ -119,10 +122,10 @@ func TestRecordingEventsMemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 500,000 events")
 	}
-	tr, peak := readStreamed(t, func(w *RecordingWriter, measure func()) {
+	tr, peak := readStreamed(t, func(w *tracefile.Writer, measure func()) {
 		for i := range 500_000 {
 			// Counted, not a span: only the reader's own memory shows.
-			w.Write(RecEvent{Time: 2000 + int64(i)*10_000, Kind: "kvm:kvm_emulate_insn", TGID: 1, TID: 1, Fields: map[string]int64{"rip": 0x8021}})
+			w.Write(tracefile.Event{Time: 2000 + int64(i)*10_000, Kind: "kvm:kvm_emulate_insn", TGID: 1, TID: 1, Fields: map[string]int64{"rip": 0x8021}})
 			if i%100_000 == 0 {
 				measure()
 			}

@@ -1,4 +1,4 @@
-package trace
+package input
 
 import (
 	"bytes"
@@ -7,15 +7,17 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/boottrace/boottrace/trace"
 )
 
 // checkTrace holds for anything a reader returns without error: spans
 // never end before they start, names are clean, and skipped-line reports
 // stay bounded.
-func checkTrace(t *testing.T, tr *Trace) {
+func checkTrace(t *testing.T, tr *trace.Trace) {
 	t.Helper()
 	for _, track := range tr.Tracks {
-		track.Walk(func(path []*Span) bool {
+		track.Walk(func(path []*trace.Span) bool {
 			s := path[len(path)-1]
 			if s.End < s.Start {
 				t.Fatalf("span %q ends (%d) before it starts (%d)", s.Name, s.End, s.Start)
@@ -30,14 +32,14 @@ func checkTrace(t *testing.T, tr *Trace) {
 		})
 	}
 	for _, r := range tr.Skipped.Reasons {
-		if len(r.Lines) > maxLinesPerReason {
+		if len(r.Lines) > trace.MaxLinesPerReason {
 			t.Fatalf("reason %q keeps %d lines", r.Reason, len(r.Lines))
 		}
 	}
 }
 
 func addExampleSeeds(f *testing.F) {
-	logs, _ := filepath.Glob(filepath.Join("..", "examples", "*", "*.log"))
+	logs, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*", "*.log"))
 	for _, l := range logs {
 		b, err := os.ReadFile(l)
 		if err != nil {

@@ -1,0 +1,178 @@
+package tracefile
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Magic starts the first line of every trace file.
+const Magic = `{"boottrace":"recording"`
+
+// Version is the trace file format's version.
+const Version = 1
+
+// ClockPair is a host TSC reading and a CLOCK_MONOTONIC reading taken
+// together, to convert between the two.
+type ClockPair struct {
+	TSC  uint64 `json:"tsc"`
+	Mono int64  `json:"mono_ns"`
+}
+
+// Header is the first line of a trace file: it describes the recording,
+// so the file can be read without the machine it came from.
+type Header struct {
+	Magic    string            `json:"boottrace"` // "recording"
+	Version  int               `json:"version"`
+	Command  []string          `json:"command,omitempty"`
+	PID      int               `json:"pid"`
+	Attach   bool              `json:"attach,omitempty"` // --pid: attached to a running VMM
+	Host     string            `json:"host_kernel,omitempty"`
+	Clock    []ClockPair       `json:"clock"`
+	Attached []string          `json:"attached"`
+	Missing  map[string]string `json:"missing,omitempty"`
+	// Formats are the tracepoints' field layouts on the recording host,
+	// kept so that a reader of the file knows how each event was decoded.
+	Formats map[string]any `json:"formats,omitempty"`
+	// Vmlinux and SystemMap are the guest's symbols as given to record
+	// (absolute paths): the other commands use them unless given others.
+	Vmlinux   string `json:"vmlinux,omitempty"`
+	SystemMap string `json:"system_map,omitempty"`
+}
+
+// ParseHeader decodes a header line, checking its version.
+func ParseHeader(line []byte) (*Header, error) {
+	var h Header
+	if err := json.Unmarshal(line, &h); err != nil {
+		return nil, fmt.Errorf("trace file header: %w", err)
+	}
+	if h.Magic != "recording" {
+		return nil, fmt.Errorf("trace file header: not a boottrace recording")
+	}
+	if h.Version != Version {
+		return nil, fmt.Errorf("trace file version %d; this boottrace reads version %d", h.Version, Version)
+	}
+	return &h, nil
+}
+
+// IsHeader reports whether a line starts like a trace file header (JSON
+// with or without spaces after its first key).
+func IsHeader(line []byte) bool {
+	if bytes.HasPrefix(line, []byte(Magic)) {
+		return true
+	}
+	var probe struct {
+		Magic *string `json:"boottrace"`
+	}
+	trimmed := bytes.TrimSpace(line)
+	return len(trimmed) > 0 && trimmed[0] == '{' && bytes.Contains(trimmed, []byte(`"boottrace"`)) &&
+		json.Unmarshal(trimmed, &probe) == nil && probe.Magic != nil && *probe.Magic == "recording"
+}
+
+// ReadHeader returns the header of a trace file (gzipped or not), or
+// false if r does not start with one.
+func ReadHeader(r io.Reader) (*Header, bool) {
+	br := bufio.NewReader(r)
+	var src io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, false
+		}
+		src = zr
+	}
+	// A header is one line of at most a few KiB of tracepoint formats.
+	line, err := bufio.NewReaderSize(io.LimitReader(src, 1<<20), 64<<10).ReadBytes('\n')
+	if err != nil && err != io.EOF || !IsHeader(line) {
+		return nil, false
+	}
+	h, err := ParseHeader(line)
+	return h, err == nil
+}
+
+// Event is one line of a trace file after the header.
+type Event struct {
+	Time int64  `json:"t"` // CLOCK_MONOTONIC nanoseconds
+	Kind string `json:"k"` // a Kind's name ("kvm:kvm_pio"), "serial" or "end"
+	TGID uint32 `json:"pid,omitempty"`
+	TID  uint32 `json:"tid,omitempty"`
+	CPU  uint16 `json:"cpu,omitempty"`
+	// Fields are the tracepoint's integer fields.
+	Fields map[string]int64 `json:"f,omitempty"`
+	// Mem is the memory region of KVM_SET_USER_MEMORY_REGION.
+	Mem []byte `json:"mem,omitempty"`
+	// Comm names the thread switched out (sched_switch).
+	Comm string `json:"comm,omitempty"`
+	// Data is serial output (Kind "serial").
+	Data string `json:"data,omitempty"`
+	// End is set on the last line (Kind "end").
+	End *End `json:"end,omitempty"`
+}
+
+// Kinds of lines that are not probe events.
+const (
+	KindSerial = "serial"
+	KindEnd    = "end"
+)
+
+// End closes a recording: why it stopped and what was lost.
+type End struct {
+	Reason string            `json:"reason"`
+	Lost   uint64            `json:"lost"`
+	Fired  map[string]uint64 `json:"fired"`
+	Clock  []ClockPair       `json:"clock"`
+	Exit   string            `json:"vmm_exit,omitempty"`
+	// Errors counts events the recorder could not read or decode.
+	Errors uint64 `json:"read_errors,omitempty"`
+}
+
+// Writer appends to a trace file as events arrive. It is safe for
+// concurrent use.
+type Writer struct {
+	mu  sync.Mutex
+	w   *bufio.Writer
+	err error
+}
+
+// NewWriter writes the header line and returns the writer.
+func NewWriter(w io.Writer, h Header) (*Writer, error) {
+	h.Magic, h.Version = "recording", Version
+	rw := &Writer{w: bufio.NewWriterSize(w, 64<<10)}
+	rw.line(h)
+	return rw, rw.Flush()
+}
+
+func (rw *Writer) line(v any) {
+	if rw.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		rw.err = fmt.Errorf("encode trace line: %w", err)
+		return
+	}
+	b = append(b, '\n')
+	_, rw.err = rw.w.Write(b)
+}
+
+// Write appends one event.
+func (rw *Writer) Write(e Event) error {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	rw.line(e)
+	return rw.err
+}
+
+// Flush writes out what is buffered, so the file holds every event so far.
+func (rw *Writer) Flush() error {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if rw.err == nil {
+		rw.err = rw.w.Flush()
+	}
+	return rw.err
+}
