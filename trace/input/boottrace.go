@@ -43,13 +43,14 @@ type bootRecord struct {
 
 // Skip reasons of the BOOT_TRACE reader.
 const (
-	skipBadCRC      = "BOOT_TRACE lines with a bad checksum"
-	skipCut         = "BOOT_TRACE lines cut short (no checksum)"
-	skipMalformed   = "BOOT_TRACE lines that do not parse"
-	skipDuplicate   = "BOOT_TRACE lines repeated"
-	skipSecondFlush = "BOOT_TRACE lines of a second flush (another boot)"
-	skipTSCRange    = "BOOT_TRACE records whose TSC jumps (before the first record or hours after it)"
-	skipNoBegin     = "BOOT_TRACE end records without their begin"
+	skipBadCRC       = "BOOT_TRACE lines with a bad checksum"
+	skipCut          = "BOOT_TRACE lines cut short (no checksum)"
+	skipMalformed    = "BOOT_TRACE lines that do not parse"
+	skipDuplicate    = "BOOT_TRACE lines repeated"
+	skipSecondFlush  = "BOOT_TRACE lines of a second flush (another boot)"
+	skipTSCRange     = "BOOT_TRACE records whose TSC jumps (before the first record or hours after it)"
+	skipNoBegin      = "BOOT_TRACE end records without their begin"
+	skipTSCBackwards = "BOOT_TRACE records whose TSC goes backwards on their task (placed at the record before)"
 )
 
 // ReadBootTrace reads a console capture holding a BOOT_TRACE flush. Every
@@ -265,6 +266,13 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 			order = append(order, k)
 		}
 		prev := tr.End // this task's previous record
+		if at < prev {
+			// A task's records are taken in order: a TSC that goes back
+			// (unsynchronized TSCs, a forged flush) is read as the moment
+			// of the record before, so no span runs backwards.
+			t.Skipped.Add(skipTSCBackwards, r.line)
+			at = prev
+		}
 		tr.End = max(tr.End, at)
 		if n := len(onCPU[k]); n == 0 || onCPU[k][n-1].CPU != r.cpu {
 			onCPU[k] = append(onCPU[k], trace.CPUAt{Time: at, CPU: r.cpu})

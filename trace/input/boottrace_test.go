@@ -2,6 +2,7 @@ package input
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/boottrace/boottrace/symbolize"
+	"github.com/boottrace/boottrace/trace"
 )
 
 // btLine frames a payload the way the kernel patch does.
@@ -288,5 +290,66 @@ func FuzzReadBootTrace(f *testing.F) {
 			return
 		}
 		checkTrace(t, tr)
+	})
+}
+
+// TestBootTraceBackwards reads a flush whose TSC goes backwards (a TSC
+// that is not synchronized, a forged flush): no span may have a negative
+// duration, and what was out of order is reported.
+func TestBootTraceBackwards(t *testing.T) {
+	recs := []string{
+		"0 I 0 0 9000 0 x86_64_start_kernel",
+		"1 B 0 0 9100 0 start_kernel",
+		"2 E 0 0 2000 0 start_kernel",
+		"3 F 0 1 1500 ffffffff81000100 -",
+		"4 G 0 1 1000 ffffffff81000100 -",
+		"5 I 0 1 500 0 run_init_process",
+	}
+	tr, err := ReadBootTrace(strings.NewReader(strings.Join(flushLines(1, recs), "\n")), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTrace(t, tr)
+	if d := tr.End() - tr.Start(); d < 0 {
+		t.Errorf("the boot lasts %d ns", d)
+	}
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; s.Duration() < 0 {
+				t.Errorf("%s lasts %d ns", s.Name, s.Duration())
+			}
+			return true
+		})
+	}
+	if tr.Skipped.Total == 0 && !strings.Contains(strings.Join(tr.Notes, "\n"), "backwards") {
+		t.Errorf("nothing says the TSC went backwards:\n%s", strings.Join(tr.Notes, "\n"))
+	}
+}
+
+// FuzzBootTraceRecords fuzzes the records behind valid checksums: mutated
+// lines mostly break their checksum, so the record builder would not be
+// reached. Each 8 bytes are one record: kind, pid, cpu, a signed TSC step.
+func FuzzBootTraceRecords(f *testing.F) {
+	f.Add([]byte("I\x00\x00\x00\x10\x00\x00\x00B\x00\x00\x00\x10\x00\x00\x00E\x00\x00\x00\xf0\xff\xff\xff"))
+	f.Add([]byte("F\x01\x00\x00\x10\x00\x00\x00W\x01\x00\x00\x10\x00\x00\x00S\x01\x00\x00\x01\x00\x00\x00X\x01\x00\x00\x10\x00\x00\x00G\x01\x00\x00\x10\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var recs []string
+		tsc := int64(1 << 40)
+		for i := 0; i+8 <= len(in) && len(recs) < 256; i += 8 {
+			kind := "BEFGIWXS"[int(in[i])%8]
+			tsc += int64(int32(binary.LittleEndian.Uint32(in[i+4:]))) * 1000
+			recs = append(recs, fmt.Sprintf("%d %c %d %d %x ffffffff81000%03x name%d", len(recs), kind, in[i+2]%4, in[i+1]%4, uint64(tsc), in[i+3], in[i+3]%3))
+		}
+		if len(recs) == 0 {
+			return
+		}
+		tr, err := ReadBootTrace(strings.NewReader(strings.Join(flushLines(4, recs), "\n")), ReadOptions{})
+		if err != nil {
+			return
+		}
+		checkTrace(t, tr)
+		if tr.End() < tr.Start() {
+			t.Fatalf("the boot ends before it starts")
+		}
 	})
 }

@@ -238,10 +238,11 @@ func (b *logBuilder) build(lines []logLine) {
 		}
 		byTrack[tr] = append(byTrack[tr], p)
 	}
-	nest(main, byTrack[main])
+	overlapping := nest(main, byTrack[main])
 	b.lineSpans(main)
 	main.SortChildren()
 	b.t.Tracks = append(b.t.Tracks, trace.Track{Span: main, Source: "kernel", CPU: -1})
+	b.otherThreads(overlapping)
 	pids := make([]int, 0, len(tracks))
 	for pid := range tracks {
 		pids = append(pids, pid)
@@ -249,10 +250,33 @@ func (b *logBuilder) build(lines []logLine) {
 	sort.Ints(pids)
 	for _, pid := range pids {
 		tr := tracks[pid]
-		nest(tr, byTrack[tr])
+		b.otherThreads(nest(tr, byTrack[tr]))
 		tr.SortChildren()
 		b.t.Tracks = append(b.t.Tracks, trace.Track{Span: tr, Source: "kernel", CPU: -1})
 	}
+}
+
+// otherThreads gives probes that overlap a sibling tracks of their own: two
+// overlapping probes cannot have run on one thread (a probe run by another
+// thread, with async driver probing, printed inside an initcall), and
+// nested in the span they were printed in, they would make its total more
+// than its printed duration.
+func (b *logBuilder) otherThreads(ps []placed) {
+	if len(ps) == 0 {
+		return
+	}
+	n := 0
+	for len(ps) > 0 {
+		tr := &trace.Span{Name: fmt.Sprintf("async probes %d", len(b.t.Tracks)), Kind: trace.KindTrack, Start: ps[0].span.Start, End: ps[0].span.End}
+		for _, p := range ps {
+			tr.Start, tr.End = min(tr.Start, p.span.Start), max(tr.End, p.span.End)
+		}
+		n += len(ps)
+		ps = nest(tr, ps)
+		tr.SortChildren()
+		b.t.Tracks = append(b.t.Tracks, trace.Track{Span: tr, Source: "kernel", CPU: -1})
+	}
+	b.t.Notes = append(b.t.Notes, fmt.Sprintf("%d driver probes overlap the probe before them (run by another thread: async probing): they are on tracks of their own (\"async probes\"), so initcalls keep their printed durations", n))
 }
 
 func (b *logBuilder) funcName(ref string) symbolize.Frame {
@@ -515,7 +539,7 @@ func (b *logBuilder) notes() {
 
 // nest places structural spans under root by time, each under the
 // innermost open span that may contain it.
-func nest(root *trace.Span, ps []placed) {
+func nest(root *trace.Span, ps []placed) (overlapping []placed) {
 	sort.SliceStable(ps, func(i, j int) bool {
 		a, c := ps[i], ps[j]
 		if a.span.Start != c.span.Start {
@@ -542,9 +566,17 @@ func nest(root *trace.Span, ps []placed) {
 			stack = stack[:len(stack)-1]
 		}
 		top := stack[len(stack)-1].span
+		// Two driver probes that overlap ran on two threads (async
+		// probing). Other overlaps come from the coarse clock of early
+		// boot and stay where they were printed.
+		if n := len(top.Children); n > 0 && p.rank == rankProbe && top.Children[n-1].Kind == trace.KindProbe && top.Children[n-1].End > p.span.Start {
+			overlapping = append(overlapping, p)
+			continue
+		}
 		top.Children = append(top.Children, p.span)
 		stack = append(stack, open{p.span, p.rank})
 	}
+	return overlapping
 }
 
 // lineSpans gives every ordinary line the time since the previous line or

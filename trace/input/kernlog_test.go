@@ -418,3 +418,53 @@ func TestCleanName(t *testing.T) {
 		t.Errorf("CleanName kept %d bytes", len(got))
 	}
 }
+
+// TestAsyncProbeOverlap is the shape of a Debian cloud kernel's log with
+// async driver probing: inside cmos_init (15,194 µs printed), a probe of
+// serio0 run by another thread (10,348 µs) overlaps the initcall's own
+// probe of 00:03 (9,664 µs). The overlapping probe goes to a track of its
+// own, so cmos_init's children fit in its printed duration.
+func TestAsyncProbeOverlap(t *testing.T) {
+	log := `[    1.000000] calling  cmos_init+0x0/0x6f @ 1
+[    1.012000] probe of serio0 returned 0 after 10348 usecs
+[    1.014000] probe of 00:03 returned 0 after 9664 usecs
+[    1.015194] initcall cmos_init+0x0/0x6f returned 0 after 15194 usecs
+[    1.020000] Run /init as init process
+`
+	tr, err := ReadKernelLog(strings.NewReader(log), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTrace(t, tr)
+	var cmos *trace.Span
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; s.Name == "cmos_init" {
+				cmos = s
+			}
+			return true
+		})
+	}
+	if cmos == nil {
+		t.Fatal("no cmos_init span")
+	}
+	var inside int64
+	for _, c := range cmos.Children {
+		inside += c.Duration()
+	}
+	if cmos.Duration() != 15194e3 || inside > cmos.Duration() {
+		t.Errorf("cmos_init lasts %d ns with %d ns of children, want 15194000 with at most that", cmos.Duration(), inside)
+	}
+	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "async probes") {
+		t.Errorf("the notes do not say where the overlapping probe went:\n%s", notes)
+	}
+	found := false
+	for _, track := range tr.Tracks {
+		for _, c := range track.Children {
+			found = found || strings.HasPrefix(track.Name, "async probes") && strings.Contains(c.Name, "00:03")
+		}
+	}
+	if !found {
+		t.Error("the probe that overlaps another is on no track of its own")
+	}
+}

@@ -36,9 +36,6 @@ func ReadFile(path string, opt ReadOptions) (*trace.Trace, error) {
 // opt.Format) and reads it, gunzipping it first if it is gzipped. On
 // ErrNoData the returned trace still carries Skipped, to say why.
 func Read(r io.Reader, opt ReadOptions) (*trace.Trace, error) {
-	if opt.Format != "" && !slices.Contains(Formats, opt.Format) {
-		return nil, fmt.Errorf("unknown format %q (one of %q)", opt.Format, Formats)
-	}
 	u, gz, err := uncompressed(r)
 	if err != nil {
 		return nil, err
@@ -47,6 +44,9 @@ func Read(r io.Reader, opt ReadOptions) (*trace.Trace, error) {
 }
 
 func read(lr *lineReader, gz *gzipTail, opt ReadOptions) (*trace.Trace, error) {
+	if opt.Format != "" && !slices.Contains(Formats, opt.Format) {
+		return nil, fmt.Errorf("unknown format %q (one of %q)", opt.Format, Formats)
+	}
 	var err error
 	format := opt.Format
 	if format == "" {

@@ -138,7 +138,8 @@ type eventHeap []heldEvent
 
 type heldEvent struct {
 	tracefile.Event
-	seq int
+	seq  int
+	line int // in the file, for skip reports
 }
 
 func (h eventHeap) Len() int { return len(h) }
@@ -161,24 +162,24 @@ func (h *eventHeap) Pop() any {
 // add takes the next probe event of the file. Events are built into spans
 // in time order as soon as no earlier one can still come, so only a
 // window of them is held, not the recording.
-func (rb *recBuilder) add(e tracefile.Event) {
+func (rb *recBuilder) add(e tracefile.Event, line int) {
 	rb.events++
 	if rb.origin < 0 && e.Kind == "sched:sched_process_exec" && int(e.TGID) == rb.hdr.PID {
 		rb.origin = e.Time
 	}
 	if e.Time < rb.done {
-		rb.t.Skipped.Add(skipLate, 0)
+		rb.t.Skipped.Add(skipLate, line)
 		return
 	}
 	rb.newest = max(rb.newest, e.Time)
-	heap.Push(&rb.held, heldEvent{e, rb.events})
+	heap.Push(&rb.held, heldEvent{e, rb.events, line})
 	// Attached to a running VMM, time 0 is the first event; else the
 	// VMM's exec, which comes first unless the file lacks it.
 	if rb.origin < 0 && (rb.held.Len() > maxHeld || rb.hdr.Attach && rb.held[0].Time < rb.newest-reorderWindow) {
 		rb.noOrigin()
 	}
 	for rb.origin >= 0 && rb.held.Len() > 0 && rb.held[0].Time < rb.newest-reorderWindow {
-		rb.event(heap.Pop(&rb.held).(heldEvent).Event)
+		rb.event(heap.Pop(&rb.held).(heldEvent))
 	}
 }
 
@@ -199,7 +200,8 @@ func (rb *recBuilder) untimed(th *thread) {
 }
 
 // event builds one probe event into the VMM's thread tracks.
-func (rb *recBuilder) event(e tracefile.Event) {
+func (rb *recBuilder) event(h heldEvent) {
+	e := h.Event
 	rb.done = e.Time
 	if e.Time < rb.origin {
 		return // the gate's shell before it became the VMM
@@ -246,7 +248,7 @@ func (rb *recBuilder) event(e tracefile.Event) {
 				j--
 			}
 			if j < 0 {
-				rb.t.Skipped.Add(skipUnmatched, 0)
+				rb.t.Skipped.Add(skipUnmatched, h.line)
 				return
 			}
 			for _, s := range th.stack[j:] {
@@ -310,7 +312,7 @@ func (rb *recBuilder) event(e tracefile.Event) {
 			th := rb.thread(e.TID, e.Time)
 			if th.fault == nil || th.fault.addr != f["address"] {
 				rb.untimed(th)
-				rb.t.Skipped.Add(skipFaultEnd, 0)
+				rb.t.Skipped.Add(skipFaultEnd, h.line)
 				return
 			}
 			s := &trace.Span{Kind: trace.KindHost, Start: th.fault.start, End: e.Time}
@@ -354,7 +356,7 @@ func (rb *recBuilder) finish() {
 		rb.noOrigin()
 	}
 	for rb.held.Len() > 0 {
-		rb.event(heap.Pop(&rb.held).(heldEvent).Event)
+		rb.event(heap.Pop(&rb.held).(heldEvent))
 	}
 	unfinished := 0
 	for _, tid := range rb.order {

@@ -67,10 +67,11 @@ func (rb *recBuilder) guest(c *bootCollector, skipped *trace.Skips, opt ReadOpti
 	rb.t.Notes = append(rb.t.Notes, g.Notes...)
 	rb.t.Notes = append(rb.t.Notes, "clock: "+method)
 	rb.hostInGuest(g.Tracks)
+	// Line numbers there are of the console's lines, not the file's.
 	for _, r := range skipped.Reasons {
-		for range r.Count {
-			rb.t.Skipped.Add(r.Reason+" (in the recorded console)", 0)
-		}
+		r.Reason += " (in the recorded console; console line numbers)"
+		rb.t.Skipped.Reasons = append(rb.t.Skipped.Reasons, r)
+		rb.t.Skipped.Total += r.Count
 	}
 	return guestOrigin - rb.origin
 }

@@ -47,16 +47,14 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 		if len(bytes.TrimSpace(b)) == 0 || hdrErr != nil {
 			return
 		}
-		if bytes.HasPrefix(b, []byte(tracefile.Magic)) {
+		if tracefile.IsHeader(b) {
 			if hdr != nil {
 				t.Skipped.Add(skipSecondHead, lr.line)
 				return
 			}
-			hdr = &tracefile.Header{}
-			if err := json.Unmarshal(b, hdr); err != nil {
-				hdrErr = fmt.Errorf("%w: line %d: trace file header: %v", ErrNoData, lr.line, err)
-			} else if hdr.Version != tracefile.Version {
-				hdrErr = fmt.Errorf("%w: trace file version %d; this boottrace reads version %d", ErrNoData, hdr.Version, tracefile.Version)
+			var err error
+			if hdr, err = tracefile.ParseHeader(b); err != nil {
+				hdrErr = fmt.Errorf("%w: line %d: %v", ErrNoData, lr.line, err)
 			}
 			return
 		}
@@ -75,7 +73,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 			if rb == nil {
 				rb = newRecBuilder(t, hdr, opt)
 			}
-			rb.add(e)
+			rb.add(e, lr.line)
 		}
 	})
 	if err != nil {
@@ -92,6 +90,9 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 		hdr.Clock = append(hdr.Clock, end.Clock...)
 	}
 	if rb == nil {
+		if len(console.recs) == 0 {
+			return t, fmt.Errorf("%w: the trace file has a header but no event (the recording stopped before anything happened)", ErrNoData)
+		}
 		rb = newRecBuilder(t, hdr, opt)
 	}
 	rb.finish()

@@ -160,7 +160,8 @@ func TestRecordingFaults(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("spans (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]trace.SkipReason{{Reason: skipFaultEnd, Count: 1, Lines: []int{0}}}, tr.Skipped.Reasons); diff != "" {
+	// Line 12 of the file: the header, then the eleventh event.
+	if diff := cmp.Diff([]trace.SkipReason{{Reason: skipFaultEnd, Count: 1, Lines: []int{12}}}, tr.Skipped.Reasons); diff != "" {
 		t.Errorf("skipped (-want +got):\n%s", diff)
 	}
 	checkTrace(t, tr)
@@ -451,7 +452,8 @@ func TestRecordingReorder(t *testing.T) {
 	if diff := cmp.Diff([]string{"KVM_RUN 4000-5000"}, runs); diff != "" {
 		t.Errorf("ioctls (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]trace.SkipReason{{Reason: skipLate, Count: 1, Lines: []int{0}}}, tr.Skipped.Reasons); diff != "" {
+	// Line 6 of the file: the header, then the fifth event.
+	if diff := cmp.Diff([]trace.SkipReason{{Reason: skipLate, Count: 1, Lines: []int{6}}}, tr.Skipped.Reasons); diff != "" {
 		t.Errorf("skipped (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/boottrace/boottrace/trace/tracefile"
+	"github.com/spf13/cobra"
+)
+
+// TestOutputs checks how commands write: a failed write fails the command
+// and keeps the file that was there; -o naming the input is refused;
+// --width is checked.
+func TestOutputs(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "in.log")
+	if err := os.WriteFile(log, []byte("[    0.000000] a\n[    0.001000] b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "", "flame", "-o", log, log); err == nil || !strings.Contains(err.Error(), "is the input") {
+		t.Errorf("flame -o INPUT INPUT: %v, want a refusal", err)
+	}
+	if b, _ := os.ReadFile(log); !bytes.HasPrefix(b, []byte("[    0.000000] a")) {
+		t.Errorf("the input was overwritten: %.40q", b)
+	}
+	for _, w := range []string{"-100", "0"} {
+		if _, _, err := run(t, "", "flame", "--width", w, log); err == nil || !strings.Contains(err.Error(), "--width") {
+			t.Errorf("--width %s: %v, want an error", w, err)
+		}
+	}
+
+	// A write that fails half-way leaves the previous file as it was.
+	out := filepath.Join(dir, "boot.svg")
+	if err := os.WriteFile(out, []byte("previous"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := &cobra.Command{}
+	err := writeTo(cmd, out, func(w io.Writer) error {
+		w.Write([]byte("half"))
+		return os.ErrDeadlineExceeded
+	})
+	if err == nil {
+		t.Error("a failed write did not fail")
+	}
+	if b, _ := os.ReadFile(out); string(b) != "previous" {
+		t.Errorf("a failed write left %q, want the previous file", b)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".boot.svg.*")); len(m) > 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
+}
+
+// TestWriteToFull runs summary into /dev/full: the failed write is an error.
+func TestWriteToFull(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	defer full.Close()
+	cmd := newRootCmd()
+	cmd.SetOut(full)
+	cmd.SetErr(&bytes.Buffer{})
+	cmd.SetArgs([]string{"summary"})
+	if err := cmd.Execute(); err == nil {
+		t.Error("summary > /dev/full succeeded")
+	}
+}
+
+// TestFormats checks detection of hard cases and --format: a folded file
+// whose first line is over 64 KiB, a trace file header with spaces after
+// its colons, a gzip stream cut short.
+func TestFormats(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("frame;", 70<<10/6) + "leaf 5\nother 3\n"
+	folded := filepath.Join(dir, "long.folded")
+	os.WriteFile(folded, []byte(long), 0o644)
+	if out, _, err := run(t, "", "summary", "--json", folded); err != nil || !strings.Contains(out, `"format": "folded"`) {
+		t.Errorf("a folded file with a 70 KiB first line is not read as folded:\n%.300s", out)
+	}
+
+	// The same stacks forced to be read as a kernel log: nothing usable.
+	if _, _, err := run(t, "", "summary", "--format", "kernel log", folded); err == nil {
+		t.Error("--format 'kernel log' on folded stacks succeeded")
+	}
+	if _, _, err := run(t, "", "summary", "--format", "nonsense", folded); err == nil || !strings.Contains(err.Error(), "unknown format") {
+		t.Errorf("--format nonsense: %v", err)
+	}
+
+	spaced := withHeader(t, filepath.Join("..", "..", "examples", "record", "minivmm.trace.gz"), func(h *tracefile.Header) {})
+	first, rest, _ := bytes.Cut(spaced, []byte("\n"))
+	first = bytes.ReplaceAll(first, []byte(`":`), []byte(`": `))
+	spacedFile := filepath.Join(dir, "spaced.trace")
+	os.WriteFile(spacedFile, append(append(first, '\n'), rest...), 0o644)
+	if out, _, err := run(t, "", "summary", "--json", spacedFile); err != nil || !strings.Contains(out, `"format": "recording"`) {
+		t.Errorf("a trace file whose header has spaces after its colons: %v\n%.300s", err, out)
+	}
+
+	// A gzip stream cut in the middle: what came before is kept.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	var logText strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&logText, "[%12.6f] line %d\n", float64(i)/1000, i)
+	}
+	zw.Write([]byte(logText.String()))
+	zw.Close()
+	cut := filepath.Join(dir, "cut.log.gz")
+	os.WriteFile(cut, gz.Bytes()[:gz.Len()*2/3], 0o644)
+	out, _, err := run(t, "", "summary", cut)
+	if err != nil || !strings.Contains(out, "partial: the gzip stream ends badly") {
+		t.Errorf("a cut gzip: %v\n%s", err, out)
+	}
+}
