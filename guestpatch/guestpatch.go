@@ -5,7 +5,7 @@
 // start_kernel, every initcall and async function, SMP bring-up, memory
 // init, root mount, freeing init memory and boot-time waits, flushed to the
 // console as checksummed BOOT_TRACE lines before init is executed (see
-// patches/ and trace.ReadBootTrace).
+// patches/, the line format in guestpatch/bootline).
 package guestpatch
 
 import (
@@ -17,8 +17,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 //go:embed patches/*.patch configs/*.config
@@ -111,13 +114,120 @@ func Apply(dir string, check bool) (Result, error) {
 	if err := runPatch(dir, p, "--dry-run"); err != nil {
 		return res, fmt.Errorf("%s does not apply to linux %s in %s: %w", res.Patch, full, dir, err)
 	}
+	touched := touchedFiles(p)
+	if err := writable(dir, touched); err != nil {
+		return res, fmt.Errorf("%s cannot be applied in %s: %w", res.Patch, dir, err)
+	}
 	if check {
 		return res, nil
 	}
-	if err := runPatch(dir, p); err != nil {
-		return res, fmt.Errorf("apply %s: %w", res.Patch, err)
+	if err := applyStaged(dir, p, touched); err != nil {
+		return res, fmt.Errorf("apply %s (the tree is unchanged): %w", res.Patch, err)
 	}
 	return res, nil
+}
+
+var rePatched = regexp.MustCompile(`(?m)^\+\+\+ b/(\S+)`)
+
+// touchedFiles lists the files a patch writes, relative to the tree.
+func touchedFiles(p []byte) []string {
+	var files []string
+	for _, m := range rePatched.FindAllSubmatch(p, -1) {
+		files = append(files, filepath.FromSlash(string(m[1])))
+	}
+	return files
+}
+
+// writable checks that every file the patch writes can be written: the
+// file itself if it exists, its directory for the new file beside it.
+func writable(dir string, files []string) error {
+	for _, f := range files {
+		path := filepath.Join(dir, f)
+		if _, err := os.Stat(path); err == nil {
+			if err := unix.Access(path, unix.W_OK); err != nil {
+				return fmt.Errorf("%s is not writable: %w", f, err)
+			}
+		}
+		// The patch may create the directory: its nearest existing
+		// ancestor must be writable then.
+		d := filepath.Dir(path)
+		for _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) && d != dir; _, err = os.Stat(d) {
+			d = filepath.Dir(d)
+		}
+		if err := unix.Access(d, unix.W_OK|unix.X_OK); err != nil {
+			rel, _ := filepath.Rel(dir, d)
+			return fmt.Errorf("%s is not writable: %w", rel, err)
+		}
+	}
+	return nil
+}
+
+// applyStaged patches copies of the touched files in a staging directory,
+// writes each result beside its file, and only when every one is written
+// renames them into place: a failure leaves the tree as it was.
+func applyStaged(dir string, p []byte, files []string) error {
+	stage, err := os.MkdirTemp("", "boottrace-patch")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(stage, f)), 0o755)
+		if err := os.WriteFile(filepath.Join(stage, f), b, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := runPatch(stage, p); err != nil {
+		return err
+	}
+	var temps []string
+	defer func() {
+		for _, t := range temps {
+			os.Remove(t)
+		}
+	}()
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(stage, f))
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			mode = fi.Mode().Perm()
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
+			return err
+		}
+		tmp, err := os.CreateTemp(filepath.Dir(filepath.Join(dir, f)), ".boot-trace-*")
+		if err != nil {
+			return err
+		}
+		temps = append(temps, tmp.Name())
+		_, err = tmp.Write(b)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chmod(tmp.Name(), mode)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for i, f := range files {
+		if err := os.Rename(temps[i], filepath.Join(dir, f)); err != nil {
+			return err
+		}
+	}
+	temps = nil
+	return nil
 }
 
 func runPatch(dir string, p []byte, args ...string) error {

@@ -73,3 +73,64 @@ func TestRecordSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordFailsEarly checks that what makes a recording impossible is
+// an error before the trace file is touched: a VMM that does not exist, a
+// PID that is no process, a user without the privileges.
+func TestRecordFailsEarly(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "boot.trace")
+	const previous = "a previous recording\n"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no such VMM", []string{"--", filepath.Join(dir, "nonexistent-vmm")}, "did not start"},
+		{"no such pid", []string{"--pid", "999999999"}, "no such process"},
+		{"negative pid", []string{"--pid", "-5"}, "not a process id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(file, []byte(previous), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := run(t, "", append([]string{"record", "-o", file}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("record %v: %v, want an error saying %q", tc.args, err, tc.want)
+			}
+			if b, _ := os.ReadFile(file); string(b) != previous {
+				t.Errorf("the trace file was touched: %q", b)
+			}
+		})
+	}
+	t.Run("no privileges", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to run boottrace as nobody")
+		}
+		// A directory nobody can reach (a test's own temporary directory is
+		// private).
+		pub, err := os.MkdirTemp("", "boottrace-nobody")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(pub)
+		os.Chmod(pub, 0o777)
+		bin, file := filepath.Join(pub, "boottrace"), filepath.Join(pub, "boot.trace")
+		if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, b)
+		}
+		if err := os.WriteFile(file, []byte(previous), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(file, 0o666)
+		cmd := exec.Command(bin, "record", "-o", file, "--", "true")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "CAP_BPF") {
+			t.Errorf("record as nobody: %v\n%s", err, out)
+		}
+		if b, _ := os.ReadFile(file); string(b) != previous {
+			t.Errorf("the trace file was touched: %q", b)
+		}
+	})
+}

@@ -353,3 +353,22 @@ func FuzzBootTraceRecords(f *testing.F) {
 		}
 	})
 }
+
+// TestBootTraceHeaderErrors checks that a header boottrace cannot use says
+// why: a newer format version, more records than a kernel buffer holds.
+func TestBootTraceHeaderErrors(t *testing.T) {
+	for _, tc := range []struct{ header, want string }{
+		{"H 2 6.1.0 1000000 1 1 0", "flush format version 2; this boottrace reads version 1"},
+		{"H 1 6.1.0 1000000 1 2000000 0", "2000000 records; a kernel buffer holds 0 to 1048576"},
+	} {
+		in := btLine(tc.header) + "\n" + btLine("0 I 0 0 1000 0 x86_64_start_kernel") + "\n"
+		tr, err := ReadBootTrace(strings.NewReader(in), ReadOptions{})
+		if err == nil {
+			t.Errorf("%s: read without error", tc.header)
+			continue
+		}
+		if got := tr.Skipped.String(); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: skipped lines say\n%s\nwant %q", tc.header, got, tc.want)
+		}
+	}
+}

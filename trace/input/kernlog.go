@@ -109,7 +109,23 @@ const (
 	skipNoTimestamp = "lines without a printk timestamp (firmware or userspace output, or garbage)"
 	skipTooLong     = "lines longer than 256 KiB"
 	skipBackwards   = "lines whose timestamp goes back more than 10 ms"
+	skipNegative    = "lines with a negative timestamp (a corrupt or forged line)"
 )
+
+// negativeStamp reports a line that starts like a printk timestamp with a
+// minus sign ("[   -1.000000] ..."), which no kernel prints.
+func negativeStamp(b []byte) bool {
+	if len(b) > 2 && b[0] == '<' {
+		if i := bytes.IndexByte(b[:min(len(b), 6)], '>'); i > 0 {
+			b = b[i+1:]
+		}
+	}
+	if len(b) < 3 || b[0] != '[' {
+		return false
+	}
+	b = bytes.TrimLeft(b[1:], " ")
+	return len(b) > 1 && b[0] == '-' && b[1] >= '0' && b[1] <= '9'
+}
 
 // ReadKernelLog reads a serial console or dmesg log with printk timestamps.
 // With initcall_debug, each initcall becomes a span named after its
@@ -133,7 +149,10 @@ func readKernelLog(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 		}
 		ts, pid, msg, ok := parseLogPrefix(b)
 		if !ok {
-			if len(bytes.TrimSpace(b)) > 0 {
+			switch {
+			case negativeStamp(b):
+				t.Skipped.Add(skipNegative, lr.line)
+			case len(bytes.TrimSpace(b)) > 0:
 				t.Skipped.Add(skipNoTimestamp, lr.line)
 			}
 			return

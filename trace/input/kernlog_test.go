@@ -468,3 +468,16 @@ func TestAsyncProbeOverlap(t *testing.T) {
 		t.Error("the probe that overlaps another is on no track of its own")
 	}
 }
+
+// TestNegativeTimestamp checks that a negative timestamp is reported as
+// such, not as a line without a timestamp or one out of order.
+func TestNegativeTimestamp(t *testing.T) {
+	tr, err := ReadKernelLog(strings.NewReader("[    0.000000] a\n[   -1.500000] neg\n<6>[  -0.1] neg\n[    0.100000] b\n"), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := trace.Skips{Total: 2, Reasons: []trace.SkipReason{{Reason: skipNegative, Count: 2, Lines: []int{2, 3}}}}
+	if diff := cmp.Diff(want, tr.Skipped); diff != "" {
+		t.Errorf("skipped (-want +got):\n%s", diff)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -588,5 +589,18 @@ func TestRecordingCPUs(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]int{"vmm 0": 1, "vmm 1": 1, "guest 0": 1, "guest 1": 1}, cpus); diff != "" {
 		t.Errorf("tracks by source and CPU (-want +got):\n%s", diff)
+	}
+}
+
+// TestRecordingHeaderOnly reads a trace file with a header and nothing
+// else: an error that says so, not an empty profile.
+func TestRecordingHeaderOnly(t *testing.T) {
+	var b bytes.Buffer
+	if _, err := tracefile.NewWriter(&b, tracefile.Header{PID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Read(&b, ReadOptions{})
+	if !errors.Is(err, ErrNoData) || !strings.Contains(err.Error(), "no event") {
+		t.Errorf("header only: %v, want ErrNoData saying there is no event", err)
 	}
 }
