@@ -217,33 +217,3 @@ func TestPprofRoundTrip(t *testing.T) {
 		}
 	}
 }
-
-func TestSummary(t *testing.T) {
-	tr := readString(t, smallLog)
-	s := Summarize(tr, 3)
-	var phases []string
-	for _, p := range s.Phases {
-		phases = append(phases, p.Name)
-	}
-	if diff := cmp.Diff([]string{"early boot", "initcalls", "late init", "userspace"}, phases); diff != "" {
-		t.Errorf("phases (-want +got):\n%s", diff)
-	}
-	if s.Duration != 6e6 {
-		t.Errorf("duration %d, want 6 ms", s.Duration)
-	}
-	if len(s.TopTotal) == 0 || s.TopTotal[0].Name != "Run /init as init process" {
-		t.Errorf("top total = %+v", s.TopTotal)
-	}
-	if len(s.Gaps) != 3 || s.Gaps[0].Duration != 2e6 || s.Gaps[0].AfterLine != 6 {
-		t.Errorf("gaps = %+v", s.Gaps)
-	}
-	var text, js bytes.Buffer
-	if err := s.WriteText(&text); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "small-log-summary.txt", text.Bytes())
-	if err := s.WriteJSON(&js); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "small-log-summary.json", js.Bytes())
-}

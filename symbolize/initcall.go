@@ -6,57 +6,45 @@ import (
 	"strings"
 )
 
-// levelOrder lists initcall levels in the order the kernel runs them, with
-// the boundary symbol that starts each level's section in .init.data.
-var levelOrder = []struct{ level, start string }{
-	{"early", "__initcall_start"},
-	{"0", "__initcall0_start"},
-	{"1", "__initcall1_start"},
-	{"2", "__initcall2_start"},
-	{"3", "__initcall3_start"},
-	{"4", "__initcall4_start"},
-	{"5", "__initcall5_start"},
-	{"rootfs", "__initcallrootfs_start"},
-	{"6", "__initcall6_start"},
-	{"7", "__initcall7_start"},
+// Level is an initcall level, numbered in the order the kernel runs them.
+type Level int8
+
+// Initcall levels.
+const (
+	LevelEarly  Level = iota // early_initcall
+	LevelPure                // 0
+	LevelCore                // 1
+	LevelPost                // 2, postcore
+	LevelArch                // 3
+	LevelSubsys              // 4
+	LevelFS                  // 5
+	LevelRootfs              // rootfs
+	LevelDevice              // 6
+	LevelLate                // 7
+)
+
+// levelInfo gives each level, in order, its name in the kernel's initcall
+// macros, its suffix in __initcall symbols, and the boundary symbol that
+// starts its section in .init.data.
+var levelInfo = []struct{ name, suffix, start string }{
+	{"early", "early", "__initcall_start"},
+	{"pure", "0", "__initcall0_start"},
+	{"core", "1", "__initcall1_start"},
+	{"postcore", "2", "__initcall2_start"},
+	{"arch", "3", "__initcall3_start"},
+	{"subsys", "4", "__initcall4_start"},
+	{"fs", "5", "__initcall5_start"},
+	{"rootfs", "rootfs", "__initcallrootfs_start"},
+	{"device", "6", "__initcall6_start"},
+	{"late", "7", "__initcall7_start"},
 }
 
-// LevelIndex is the position of a level in the order the kernel runs
-// them, or -1 for an unknown level.
-func LevelIndex(level string) int {
-	for i, l := range levelOrder {
-		if l.level == level {
-			return i
-		}
+// String is the level's name in the kernel's initcall macros ("core").
+func (l Level) String() string {
+	if l < 0 || int(l) >= len(levelInfo) {
+		return "unknown"
 	}
-	return -1
-}
-
-// LevelName is the name the kernel's initcall macros give a level.
-func LevelName(level string) string {
-	switch level {
-	case "early":
-		return "early"
-	case "0":
-		return "pure"
-	case "1":
-		return "core"
-	case "2":
-		return "postcore"
-	case "3":
-		return "arch"
-	case "4":
-		return "subsys"
-	case "5":
-		return "fs"
-	case "rootfs":
-		return "rootfs"
-	case "6":
-		return "device"
-	case "7":
-		return "late"
-	}
-	return level
+	return levelInfo[l].name
 }
 
 // initcallLevels learns each initcall function's level from the
@@ -65,21 +53,21 @@ func LevelName(level string) string {
 // symbol name with that level's suffix removed. Both naming schemes are
 // understood: "__initcall_<fn><level>" (up to 5.x) and
 // "__initcall__kmod_<mod>__<id>_<line>_<fn><level>" (5.15 on).
-func initcallLevels(syms []symbol) map[string][]string {
+func initcallLevels(syms []symbol) map[string][]Level {
 	type bound struct {
 		addr  uint64
-		level string
+		level Level
 	}
 	var bounds []bound
-	byName := make(map[string]uint64, len(levelOrder)+1)
+	byName := make(map[string]uint64, len(levelInfo)+1)
 	for _, s := range syms {
 		if strings.HasPrefix(s.name, "__initcall") && (strings.HasSuffix(s.name, "_start") || s.name == "__initcall_end") {
 			byName[s.name] = s.addr
 		}
 	}
-	for _, l := range levelOrder {
-		if a, ok := byName[l.start]; ok {
-			bounds = append(bounds, bound{a, l.level})
+	for l, info := range levelInfo {
+		if a, ok := byName[info.start]; ok {
+			bounds = append(bounds, bound{a, Level(l)})
 		}
 	}
 	end, haveEnd := byName["__initcall_end"]
@@ -87,7 +75,7 @@ func initcallLevels(syms []symbol) map[string][]string {
 		return nil
 	}
 	sort.SliceStable(bounds, func(i, j int) bool { return bounds[i].addr < bounds[j].addr })
-	levels := make(map[string][]string)
+	levels := make(map[string][]Level)
 	for _, s := range syms {
 		if !strings.HasPrefix(s.name, "__initcall_") || s.addr >= end || s.addr < bounds[0].addr {
 			continue
@@ -107,7 +95,7 @@ func initcallLevels(syms []symbol) map[string][]string {
 	return levels
 }
 
-func initcallFunc(sym, level string) (string, bool) {
+func initcallFunc(sym string, level Level) (string, bool) {
 	var fn string
 	if rest, ok := strings.CutPrefix(sym, "__initcall__kmod_"); ok {
 		// <mod>__<id>_<line>_<fn><level>: skip to after "__<digits>_<digits>_".
@@ -130,7 +118,8 @@ func initcallFunc(sym, level string) (string, bool) {
 	} else {
 		fn = strings.TrimPrefix(sym, "__initcall_")
 	}
-	for _, suffix := range []string{level + "s", level} {
+	suffix := levelInfo[level].suffix
+	for _, suffix := range []string{suffix + "s", suffix} {
 		if f, ok := strings.CutSuffix(fn, suffix); ok && f != "" {
 			return f, true
 		}
@@ -143,12 +132,4 @@ func skipDigits(s string, i int) int {
 		i++
 	}
 	return i
-}
-
-// LevelAt is the level at position i of the kernel's order.
-func LevelAt(i int) string {
-	if i < 0 || i >= len(levelOrder) {
-		return ""
-	}
-	return levelOrder[i].level
 }

@@ -27,8 +27,8 @@ type Table struct {
 	// per-symbol metadata for the 100k+ symbols of a distribution kernel.
 	addrs []uint64
 	names []string
-	// levels maps an initcall function name to its levels ("6", "early", ...).
-	levels map[string][]string
+	// levels maps an initcall function name to its levels.
+	levels map[string][]Level
 	// lines, when set, resolves addresses to file and line (vmlinux with DWARF).
 	lines lineResolver
 
@@ -153,10 +153,9 @@ func (t *Table) Address(name string) (uint64, bool) {
 	return a, ok
 }
 
-// InitcallLevels returns the initcall levels ("early", "0" ... "7",
-// "rootfs") that a function of this name was registered at, in the order
-// the table saw them; usually one.
-func (t *Table) InitcallLevels(fn string) []string {
+// InitcallLevels returns the initcall levels that a function of this name
+// was registered at, in the order the table saw them; usually one.
+func (t *Table) InitcallLevels(fn string) []Level {
 	if t == nil {
 		return nil
 	}

@@ -65,12 +65,12 @@ func TestInitcallLevels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for fn, want := range map[string][]string{
-		"init_hw_perf_events": {"early"},
-		"pure_fn":             {"0"},
-		"old_style_fn":        {"1"},
-		"init1":               {"6"}, // "init1" + the sync suffix "6s"
-		"init":                {"6", "7"},
+	for fn, want := range map[string][]Level{
+		"init_hw_perf_events": {LevelEarly},
+		"pure_fn":             {LevelPure},
+		"old_style_fn":        {LevelCore},
+		"init1":               {LevelDevice}, // "init1" + the sync suffix "6s"
+		"init":                {LevelDevice, LevelLate},
 		"missing":             nil,
 	} {
 		if diff := cmp.Diff(want, tab.InitcallLevels(fn)); diff != "" {
@@ -125,12 +125,12 @@ func TestDistributionSystemMap(t *testing.T) {
 	if tab.Len() < 40000 {
 		t.Errorf("only %d code symbols in a distribution System.map", tab.Len())
 	}
-	for fn, want := range map[string]string{
-		"init_hw_perf_events": "early",
-		"inet_init":           "5",
-		"serial8250_init":     "6",
-		"crypto_algapi_init":  "7",
-		"acpi_init":           "4",
+	for fn, want := range map[string]Level{
+		"init_hw_perf_events": LevelEarly,
+		"inet_init":           LevelFS,
+		"serial8250_init":     LevelDevice,
+		"crypto_algapi_init":  LevelLate,
+		"acpi_init":           LevelSubsys,
 	} {
 		if got := tab.InitcallLevels(fn); len(got) != 1 || got[0] != want {
 			t.Errorf("InitcallLevels(%q) = %v, want [%s]", fn, got, want)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -279,4 +280,35 @@ func withHeader(t *testing.T, path string, edit func(*tracefile.Header)) []byte 
 		t.Fatal(err)
 	}
 	return append(append(head, '\n'), rest...)
+}
+
+// TestReproducible runs every example through every command twice: the
+// outputs must be byte-identical (no map order, no clock, no machine in
+// them).
+func TestReproducible(t *testing.T) {
+	dir := t.TempDir()
+	for _, ex := range exampleLogs(t) {
+		for _, args := range [][]string{{"flame"}, {"flame", "--chart"}, {"flame", "--folded"}, {"pprof"}, {"summary", "--json"}} {
+			var outs [2][]byte
+			for i := range outs {
+				out := filepath.Join(dir, fmt.Sprintf("out%d", i))
+				full := append(append([]string{}, args...), ex)
+				if args[0] != "summary" {
+					full = append(full, "-o", out)
+				}
+				stdout, _, err := run(t, "", full...)
+				if err != nil {
+					t.Fatalf("%v: %v", full, err)
+				}
+				if args[0] == "summary" {
+					outs[i] = []byte(stdout)
+				} else if outs[i], err = os.ReadFile(out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(outs[0], outs[1]) {
+				t.Errorf("%s %v: two runs differ", filepath.Base(ex), args)
+			}
+		}
+	}
 }

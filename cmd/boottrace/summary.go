@@ -3,9 +3,8 @@ package main
 import (
 	"io"
 
+	"github.com/boottrace/boottrace/trace/analysis"
 	"github.com/spf13/cobra"
-
-	"github.com/boottrace/boottrace/flame"
 )
 
 func newSummaryCmd() *cobra.Command {
@@ -29,7 +28,7 @@ INPUT is a file, "-" for stdin, or nothing for the embedded example.`,
 			if err != nil {
 				return err
 			}
-			s := flame.Summarize(t, top)
+			s := analysis.Summarize(t, top)
 			return writeTo(cmd, "", func(w io.Writer) error {
 				if asJSON {
 					return s.WriteJSON(w)

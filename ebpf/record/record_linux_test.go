@@ -98,7 +98,8 @@ func TestRecordMiniVMM(t *testing.T) {
 	if !strings.Contains(console.String(), "BOOT_TRACE Z 10") {
 		t.Fatalf("console lacks the guest's flush:\n%s", console.String())
 	}
-	if h, ok := tracefile.ReadHeader(bytes.NewReader(file.Bytes())); !ok || h.SystemMap != "/boot/System.map-guest" {
+	first, _, _ := bytes.Cut(file.Bytes(), []byte("\n"))
+	if h, err := tracefile.ParseHeader(first); err != nil || h.SystemMap != "/boot/System.map-guest" {
 		t.Errorf("the trace file's header does not name the guest's symbols: %+v", h)
 	}
 	tr, err := input.Read(&file, input.ReadOptions{})

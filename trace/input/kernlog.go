@@ -505,17 +505,17 @@ func (b *logBuilder) phases(start, end int64) {
 func (b *logBuilder) levels(phase *trace.Span, calls []*trace.Span) {
 	sort.SliceStable(calls, func(i, j int) bool { return calls[i].Start < calls[j].Start })
 	haveMap := b.opt.Symbols.Len() > 0
-	cur := -1
-	level := func(s *trace.Span) int {
+	cur := symbolize.Level(-1)
+	level := func(s *trace.Span) symbolize.Level {
 		if !haveMap {
 			if b.smpStart >= 0 && s.End <= b.smpStart {
-				return symbolize.LevelIndex("early")
+				return symbolize.LevelEarly
 			}
 			return -1
 		}
-		best := -1
-		for _, l := range b.opt.Symbols.InitcallLevels(s.Name) {
-			if i := symbolize.LevelIndex(l); i >= cur && (best < 0 || i < best) {
+		best := symbolize.Level(-1)
+		for _, i := range b.opt.Symbols.InitcallLevels(s.Name) {
+			if i >= cur && (best < 0 || i < best) {
 				best = i
 			}
 		}
@@ -534,7 +534,7 @@ func (b *logBuilder) levels(phase *trace.Span, calls []*trace.Span) {
 			cur = l
 			group = nil
 			if l >= 0 {
-				group = &trace.Span{Name: symbolize.LevelName(symbolize.LevelAt(l)) + " initcalls", Kind: trace.KindLevel, Start: c.Start, End: c.End}
+				group = &trace.Span{Name: l.String() + " initcalls", Kind: trace.KindLevel, Start: c.Start, End: c.End}
 				b.structs = append(b.structs, placed{span: group, pid: 1, rank: rankLevel})
 			}
 		}

@@ -95,11 +95,21 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 		}
 		rb = newRecBuilder(t, hdr, opt)
 	}
+	rb.build(console, &consoleSkips, end, opt)
+	return t, nil
+}
+
+// build turns what was read into the trace, in the only order that works:
+// the VMM's tracks are finished first (time 0 and every thread known),
+// then the guest is placed on them (its clock bounds need the VMM's exec
+// and vCPUs; host work moves under guest spans), then the set-up phase is
+// cut (under an emulator it ends at the guest's first record), and the
+// notes say what all of it found.
+func (rb *recBuilder) build(console *bootCollector, consoleSkips *trace.Skips, end *tracefile.End, opt ReadOptions) {
 	rb.finish()
-	guestStart := rb.guest(console, &consoleSkips, opt)
+	guestStart := rb.guest(console, consoleSkips, opt)
 	rb.setup(guestStart)
 	rb.notes(end)
-	return t, nil
 }
 
 func (rb *recBuilder) notes(end *tracefile.End) {

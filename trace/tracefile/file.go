@@ -3,7 +3,6 @@ package tracefile
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -71,27 +70,6 @@ func IsHeader(line []byte) bool {
 	trimmed := bytes.TrimSpace(line)
 	return len(trimmed) > 0 && trimmed[0] == '{' && bytes.Contains(trimmed, []byte(`"boottrace"`)) &&
 		json.Unmarshal(trimmed, &probe) == nil && probe.Magic != nil && *probe.Magic == "recording"
-}
-
-// ReadHeader returns the header of a trace file (gzipped or not), or
-// false if r does not start with one.
-func ReadHeader(r io.Reader) (*Header, bool) {
-	br := bufio.NewReader(r)
-	var src io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, false
-		}
-		src = zr
-	}
-	// A header is one line of at most a few KiB of tracepoint formats.
-	line, err := bufio.NewReaderSize(io.LimitReader(src, 1<<20), 64<<10).ReadBytes('\n')
-	if err != nil && err != io.EOF || !IsHeader(line) {
-		return nil, false
-	}
-	h, err := ParseHeader(line)
-	return h, err == nil
 }
 
 // Event is one line of a trace file after the header.
