@@ -56,10 +56,11 @@ test-short:
 FUZZTIME ?= 30s
 FUZZFLAGS = -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 fuzz:
-	$(GO) test ./trace $(FUZZFLAGS) -fuzz '^FuzzReadKernelLog$$'
-	$(GO) test ./trace $(FUZZFLAGS) -fuzz '^FuzzReadFolded$$'
-	$(GO) test ./trace $(FUZZFLAGS) -fuzz '^FuzzReadBootTrace$$'
-	$(GO) test ./trace $(FUZZFLAGS) -fuzz '^FuzzReadRecording$$'
+	$(GO) test ./trace/input $(FUZZFLAGS) -fuzz '^FuzzReadKernelLog$$'
+	$(GO) test ./trace/input $(FUZZFLAGS) -fuzz '^FuzzReadFolded$$'
+	$(GO) test ./trace/input $(FUZZFLAGS) -fuzz '^FuzzReadBootTrace$$'
+	$(GO) test ./trace/input $(FUZZFLAGS) -fuzz '^FuzzReadRecording$$'
+	$(GO) test ./trace/input $(FUZZFLAGS) -fuzz '^FuzzBootTraceRecords$$'
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -5,7 +5,7 @@
  * reached, then reset the machine so QEMU, run with -no-reboot and the
  * kernel with reboot=t, exits at once. With "exit" as its first argument
  * (rdinit=/init -- exit... or init=) it exits instead, which panics the
- * kernel: a boot that never reaches a working init. With "debugfs" it
+ * kernel: a boot that never reaches a working init. With "savetrace" it
  * copies /sys/kernel/debug/boot_trace to the first virtio disk (/dev/vda),
  * as a machine without a captured console would read it: on a channel of
  * its own, which no printk from another CPU or a workqueue can cut into.
@@ -31,7 +31,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (argc > 1 && strcmp(argv[1], "exit") == 0)
 		return 0;
-	if (argc > 1 && strcmp(argv[1], "debugfs") == 0) {
+	/* Not "debugfs": the kernel takes that word as its own parameter. */
+	if (argc > 1 && strcmp(argv[1], "savetrace") == 0) {
 		char buf[4096];
 		ssize_t n;
 
@@ -47,7 +48,7 @@ int main(int argc, char **argv)
 			total += write(out, buf, n);
 		if (out >= 0)
 			fsync(out);
-		printf("boottrace-init: debugfs %ld bytes to /dev/vda%s\n", total,
+		printf("boottrace-init: saved %ld bytes of debugfs to /dev/vda%s\n", total,
 		       fd < 0 ? " (no /sys/kernel/debug/boot_trace)" : out < 0 ? " (no /dev/vda)" : "");
 		fflush(stdout);
 	}

@@ -121,6 +121,9 @@ func (rb *recBuilder) notes(end *tracefile.End) {
 		if end.Exit != "" {
 			t.Notes = append(t.Notes, "the VMM ended with "+end.Exit)
 		}
+		if end.Errors > 0 {
+			t.Notes = append(t.Notes, fmt.Sprintf("partial: %d probe events could not be read or decoded by the recorder", end.Errors))
+		}
 		if end.Lost > 0 {
 			t.Notes = append(t.Notes, fmt.Sprintf("partial: %d probe events were lost to a full ring buffer", end.Lost))
 		} else {
