@@ -53,7 +53,7 @@ type openFault struct {
 
 func newRecBuilder(t *trace.Trace, hdr *tracefile.Header, opt ReadOptions) *recBuilder {
 	return &recBuilder{
-		t: t, hdr: hdr, threads: map[uint32]*thread{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{},
+		t: t, hdr: hdr, threads: map[uint32]*thread{}, byKind: map[tracefile.Kind]uint64{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{},
 		syms: opt.Symbols, origin: -1, faults: map[string]int{}, accesses: map[string]int{}, emulated: map[uint64]int{},
 	}
 }
@@ -84,7 +84,9 @@ type recBuilder struct {
 	// counts instructions KVM emulated by guest RIP.
 	accesses map[string]int
 	emulated map[uint64]int
-	syms     *symbolize.Table
+	// byKind counts the probe events built, to compare with what fired.
+	byKind map[tracefile.Kind]uint64
+	syms   *symbolize.Table
 	tscOff   *int64
 }
 
@@ -164,7 +166,8 @@ func (h *eventHeap) Pop() any {
 // window of them is held, not the recording.
 func (rb *recBuilder) add(e tracefile.Event, line int) {
 	rb.events++
-	if rb.origin < 0 && e.Kind == "sched:sched_process_exec" && int(e.TGID) == rb.hdr.PID {
+	rb.byKind[tracefile.KindOf(e.Kind)]++
+	if rb.origin < 0 && tracefile.KindOf(e.Kind) == tracefile.KindExec && int(e.TGID) == rb.hdr.PID {
 		rb.origin = e.Time
 	}
 	if e.Time < rb.done {
@@ -208,6 +211,7 @@ func (rb *recBuilder) event(h heldEvent) {
 	}
 	rb.last = max(rb.last, e.Time)
 	f := e.Fields
+	kind := tracefile.KindOf(e.Kind)
 	// Every event but the switch-in side of sched_switch runs in the
 	// context of the thread it names.
 	defer func() {
@@ -216,9 +220,13 @@ func (rb *recBuilder) event(h heldEvent) {
 		}
 	}()
 	{
-		switch e.Kind {
-		case "syscalls:sys_enter_ioctl":
+		switch kind {
+		case tracefile.KindIoctlEnter:
 			th := rb.thread(e.TID, e.Time)
+			// A thread is in one syscall at a time: an ioctl still open
+			// lost its exit event. It ends here, so that it does not
+			// swallow every later one.
+			rb.closeLost(th, e.Time, trace.KindIoctl, h.line)
 			name := ioctlName(f["cmd"])
 			if name == "KVM_CREATE_VCPU" {
 				rb.creating[e.TID] = int(f["arg"])
@@ -241,7 +249,7 @@ func (rb *recBuilder) event(h heldEvent) {
 				})
 			}
 			th.push(&trace.Span{Name: name, Kind: trace.KindIoctl, Start: e.Time})
-		case "syscalls:sys_exit_ioctl":
+		case tracefile.KindIoctlExit:
 			th := rb.thread(e.TID, e.Time)
 			j := len(th.stack) - 1
 			for j >= 0 && th.stack[j].Kind != trace.KindIoctl {
@@ -264,35 +272,39 @@ func (rb *recBuilder) event(h heldEvent) {
 				delete(rb.creating, e.TID)
 			}
 			th.stack = th.stack[:j]
-		case "kvm:kvm_pio":
+		case tracefile.KindPio:
 			th := rb.thread(e.TID, e.Time)
 			th.access = fmt.Sprintf("io 0x%x", f["port"])
 			rb.accesses[fmt.Sprintf("port I/O exits on 0x%x", f["port"])]++
-		case "kvm:kvm_mmio":
+		case tracefile.KindMmio:
 			// Grouped by page: a device's registers share one.
 			th := rb.thread(e.TID, e.Time)
 			th.access = fmt.Sprintf("mmio 0x%x", f["gpa"]&^0xfff)
 			rb.accesses[fmt.Sprintf("MMIO accesses on page 0x%x", f["gpa"]&^0xfff)]++
-		case "kvm:kvm_emulate_insn":
+		case tracefile.KindEmulateInsn:
 			rb.thread(e.TID, e.Time)
 			rb.emulated[uint64(f["rip"])]++
-		case "kvm:kvm_userspace_exit":
+		case tracefile.KindUserspaceExit:
 			th := rb.thread(e.TID, e.Time)
 			th.exit = exitReason(f["reason"])
 			if strings.HasPrefix(th.access, th.exit+" ") {
 				th.exit = th.access
 			}
 			th.access = ""
-		case "kvm:kvm_exit":
+		case tracefile.KindKVMExit:
 			th := rb.thread(e.TID, e.Time)
+			// An exit still open lost its kvm_entry.
+			if top := th.top(); top.Kind == trace.KindHost && top.End == 0 && len(th.stack) > 0 {
+				rb.closeLost(th, e.Time, trace.KindHost, h.line)
+			}
 			th.push(&trace.Span{Name: "[host] exit " + vmExitName(f["isa"], f["exit_reason"]), Kind: trace.KindHost, Start: e.Time})
-		case "kvm:kvm_entry":
+		case tracefile.KindKVMEntry:
 			th := rb.thread(e.TID, e.Time)
 			if top := th.top(); top.Kind == trace.KindHost && top.End == 0 {
 				top.End = e.Time
 				th.stack = th.stack[:len(th.stack)-1]
 			}
-		case "kvm:kvm_page_fault":
+		case tracefile.KindKVMPageFault:
 			// KVM resolving a guest access to memory it has not mapped yet
 			// (inside an EPT/NPT violation exit, when the host reports those).
 			top := rb.thread(e.TID, e.Time).top()
@@ -301,14 +313,14 @@ func (rb *recBuilder) event(h heldEvent) {
 			}
 			top.Counts["KVM page faults on guest memory"]++
 			rb.kvmFaults++
-		case "kvm:kvm_write_tsc_offset":
+		case tracefile.KindWriteTSCOffset:
 			off := f["next_tsc_offset"]
 			rb.tscOff = &off
-		case "exceptions:page_fault_user", "exceptions:page_fault_kernel":
+		case tracefile.KindPageFaultUser, tracefile.KindPageFaultKernel:
 			th := rb.thread(e.TID, e.Time)
 			rb.untimed(th)
 			th.fault = &openFault{start: e.Time, addr: f["address"], parent: th.top()}
-		case "software:minor-faults", "software:major-faults":
+		case tracefile.KindMinorFaultDone, tracefile.KindMajorFaultDone:
 			th := rb.thread(e.TID, e.Time)
 			if th.fault == nil || th.fault.addr != f["address"] {
 				rb.untimed(th)
@@ -317,9 +329,9 @@ func (rb *recBuilder) event(h heldEvent) {
 			}
 			s := &trace.Span{Kind: trace.KindHost, Start: th.fault.start, End: e.Time}
 			wrap(th.fault.parent, s)
-			rb.faultList = append(rb.faultList, faultClass{addr: uint64(f["address"]), span: s, timed: true, major: e.Kind == "software:major-faults"})
+			rb.faultList = append(rb.faultList, faultClass{addr: uint64(f["address"]), span: s, timed: true, major: kind == tracefile.KindMajorFaultDone})
 			th.fault = nil
-		case "sched:sched_switch":
+		case tracefile.KindSchedSwitch:
 			if prev := uint32(f["prev_pid"]); rb.followed(e, prev) {
 				th := rb.thread(prev, e.Time)
 				th.offSince, th.offState = e.Time, f["prev_state"]
@@ -330,7 +342,9 @@ func (rb *recBuilder) event(h heldEvent) {
 			if next := uint32(f["next_pid"]); rb.threads[next] != nil && rb.threads[next].offSince >= 0 {
 				th := rb.threads[next]
 				name := "[off-cpu] sleeping"
-				if th.offState == 0 {
+				// Preemption reports TASK_REPORT_MAX (0x100), not 0:
+				// no state bit in the low byte is runnable.
+				if th.offState&0xff == 0 {
 					name = "[off-cpu] preempted"
 				}
 				s := &trace.Span{Name: name, Kind: trace.KindOffCPU, Start: th.offSince, End: e.Time}
@@ -338,10 +352,10 @@ func (rb *recBuilder) event(h heldEvent) {
 				th.offSince = -1
 				th.track.End = max(th.track.End, e.Time)
 			}
-		case "sched:sched_process_fork":
+		case tracefile.KindFork:
 			rb.thread(e.TID, e.Time)
 			rb.thread(uint32(f["child_pid"]), e.Time)
-		case "sched:sched_process_exit":
+		case tracefile.KindExit:
 			rb.thread(e.TID, e.Time).exited = e.Time
 		default:
 			rb.thread(e.TID, e.Time)
@@ -421,6 +435,23 @@ func (rb *recBuilder) finish() {
 		}
 		f.span.Counts["page faults on "+what]++
 	}
+}
+
+// closeLost ends the open spans of a kind on a thread's stack, and what
+// is nested in them, at time at: their end event was lost.
+func (rb *recBuilder) closeLost(th *thread, at int64, kind trace.Kind, line int) {
+	j := len(th.stack) - 1
+	for j >= 0 && th.stack[j].Kind != kind {
+		j--
+	}
+	if j < 0 {
+		return
+	}
+	for _, s := range th.stack[j:] {
+		s.End, s.Unfinished = at, true
+	}
+	th.stack = th.stack[:j]
+	rb.t.Skipped.Add(skipLostEnd, line)
 }
 
 // followed reports whether a switched-out task is a VMM thread: the event

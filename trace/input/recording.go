@@ -21,6 +21,7 @@ const (
 	skipSecondHead = "trace file headers after the first"
 	skipFaultEnd   = "page fault ends without their start (the recording began mid-fault)"
 	skipLate       = "probe events out of time order by more than 10 ms"
+	skipLostEnd    = "ioctls and exits whose end event is missing (ended at the next one's start)"
 )
 
 // ReadRecording reads a trace file written by "boottrace record": the
@@ -139,6 +140,17 @@ func (rb *recBuilder) notes(end *tracefile.End) {
 			}
 		}
 		t.Notes = append(t.Notes, "fired: "+strings.Join(fired, ", "))
+		// Every event that fired and was not lost should be in the file.
+		var short []string
+		for _, ki := range tracefile.Kinds {
+			name := ki.Kind.String()
+			if n, got := end.Fired[name], rb.byKind[ki.Kind]; got < n && end.Lost == 0 {
+				short = append(short, fmt.Sprintf("%s %d of %d", name, got, n))
+			}
+		}
+		if len(short) > 0 {
+			t.Notes = append(t.Notes, "partial: fewer events in the file than fired (the recorder was stopped before it drained them): "+strings.Join(short, ", "))
+		}
 	}
 	for _, tp := range slices.Sorted(maps.Keys(rb.hdr.Missing)) {
 		t.Notes = append(t.Notes, fmt.Sprintf("not attached: %s (%s)", tp, rb.hdr.Missing[tp]))

@@ -604,3 +604,53 @@ func TestRecordingHeaderOnly(t *testing.T) {
 		t.Errorf("header only: %v, want ErrNoData saying there is no event", err)
 	}
 }
+
+// TestRecordingLostEvents checks that a lost event spoils nothing after
+// it: a KVM_RUN whose exit event is missing ends where the next ioctl
+// starts, an exit whose kvm_entry is missing ends at the next exit; both
+// are reported. It also reads a preemption as the kernel reports it
+// (TASK_REPORT_MAX, 0x100), and compares what fired with what is in the
+// file.
+func TestRecordingLostEvents(t *testing.T) {
+	const pid = 7
+	run := map[string]int64{"cmd": 0xae80}
+	exit := map[string]int64{"isa": 1, "exit_reason": 30}
+	tr := readEvents(t, tracefile.Header{PID: pid, Attached: []string{"syscalls:sys_enter_ioctl", "kvm:kvm_exit"}}, []tracefile.Event{
+		{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
+		{Time: 2000, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: run},
+		// its sys_exit_ioctl is lost
+		{Time: 3000, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: run},
+		{Time: 3100, Kind: "kvm:kvm_exit", TGID: pid, TID: pid, Fields: exit},
+		// its kvm_entry is lost
+		{Time: 3300, Kind: "kvm:kvm_exit", TGID: pid, TID: pid, Fields: exit},
+		{Time: 3400, Kind: "kvm:kvm_entry", TGID: pid, TID: pid},
+		{Time: 4000, Kind: "syscalls:sys_exit_ioctl", TGID: pid, TID: pid},
+		{Time: 5000, Kind: "sched:sched_switch", TGID: pid, TID: pid, Fields: map[string]int64{"prev_pid": pid, "prev_state": 0x100, "next_pid": 0}},
+		{Time: 6000, Kind: "sched:sched_switch", Fields: map[string]int64{"prev_pid": 0, "next_pid": pid}},
+		{Time: 9000, Kind: "end", End: &tracefile.End{Reason: "test", Fired: map[string]uint64{"syscalls:sys_enter_ioctl": 3, "kvm:kvm_exit": 2}}},
+	})
+	var got []string
+	tr.Tracks[0].Walk(func(path []*trace.Span) bool {
+		if s := path[len(path)-1]; len(path) > 1 {
+			got = append(got, fmt.Sprintf("%d %s %d-%d", len(path)-1, s.Name, s.Start, s.End))
+		}
+		return true
+	})
+	want := []string{
+		"1 vmm set-up (exec to first KVM_RUN) 0-1000",
+		"1 KVM_RUN 1000-2000",
+		"1 KVM_RUN 2000-3000",
+		"2 [host] exit io 2100-2300",
+		"2 [host] exit io 2300-2400",
+		"1 [off-cpu] preempted 4000-5000",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]trace.SkipReason{{Reason: skipLostEnd, Count: 2, Lines: []int{4, 6}}}, tr.Skipped.Reasons); diff != "" {
+		t.Errorf("skipped (-want +got):\n%s", diff)
+	}
+	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "fewer events in the file than fired") || !strings.Contains(notes, "syscalls:sys_enter_ioctl 2 of 3") {
+		t.Errorf("the notes do not say that events are missing from the file:\n%s", notes)
+	}
+}
