@@ -84,10 +84,10 @@ type recBuilder struct {
 	// counts instructions KVM emulated by guest RIP.
 	accesses map[string]int
 	emulated map[uint64]int
-	// byKind counts the probe events built, to compare with what fired.
+	// byKind counts the probe events in the file, to compare with what fired.
 	byKind map[tracefile.Kind]uint64
 	syms   *symbolize.Table
-	tscOff   *int64
+	tscOff *int64
 }
 
 func (rb *recBuilder) thread(tid uint32, at int64) *thread {
