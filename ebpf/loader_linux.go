@@ -2,6 +2,8 @@ package ebpf
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -62,6 +64,7 @@ type Probes struct {
 	rec     ringbuf.Record
 	formats map[Kind]Format
 	closed  bool // objs closed
+	cookie  uint64
 	// Attached lists the tracepoints that attached; Missing says why the
 	// others did not (absent from this kernel, or refused).
 	Attached []string
@@ -161,6 +164,14 @@ func Load() (*Probes, error) {
 		if err := spec.Variables[v].Set(uint32(fl.Offset)); err != nil {
 			return nil, fmt.Errorf("set %s: %w", v, err)
 		}
+	}
+	var cookie [8]byte
+	if _, err := rand.Read(cookie[:]); err != nil {
+		return nil, fmt.Errorf("announce cookie: %w", err)
+	}
+	p.cookie = binary.LittleEndian.Uint64(cookie[:]) | 1
+	if err := spec.Variables["announce_cookie"].Set(p.cookie); err != nil {
+		return nil, fmt.Errorf("set announce_cookie: %w", err)
 	}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		if errors.Is(err, unix.EPERM) {
@@ -281,6 +292,38 @@ func programs(ps *probesPrograms) map[Kind]*ebpf.Program {
 	}
 }
 
+// announceIoctl is the magic ioctl command (bpf/probes.c) with which a
+// process announces itself to the probes.
+const announceIoctl = 0x42540001
+
+// Announce tells the probes that the next process this one forks and that
+// execs is the VMM: they follow it by its global ids, which this process
+// may not see (in a pid namespace of its own, as in a container). Adopted
+// then returns its tgid.
+func (p *Probes) Announce() error {
+	zero := uint32(0)
+	if err := p.objs.Announce.Put(uint32(1), zero); err != nil {
+		return fmt.Errorf("announce: %w", err)
+	}
+	// On fd -1: the tracepoint sees the call, the call itself fails.
+	unix.Syscall(unix.SYS_IOCTL, ^uintptr(0), announceIoctl, uintptr(p.cookie))
+	var tgid uint32
+	if err := p.objs.Announce.Lookup(zero, &tgid); err != nil || tgid == 0 {
+		return fmt.Errorf("announce: the probes did not see it (%v)", err)
+	}
+	return nil
+}
+
+// Adopted returns the global tgid of the process adopted after Announce,
+// or false if none was.
+func (p *Probes) Adopted() (uint32, bool) {
+	var tgid uint32
+	if err := p.objs.Announce.Lookup(uint32(1), &tgid); err != nil || tgid == 0 {
+		return 0, false
+	}
+	return tgid, true
+}
+
 // Follow makes the probes report a process (and the processes it forks).
 func (p *Probes) Follow(tgid uint32) error {
 	one := uint8(1)
@@ -352,20 +395,31 @@ func (p *Probes) decode(b []byte) (Event, error) {
 	return ev, nil
 }
 
+// countFollowFailed is the counter of threads and processes the probes
+// could not follow, their maps being full (bpf/probes.c).
+const countFollowFailed = 63
+
+// sum adds up a per-CPU counter.
+func (p *Probes) sum(idx uint32) (uint64, error) {
+	var per []uint64
+	if err := p.objs.Counters.Lookup(idx, &per); err != nil {
+		return 0, err
+	}
+	var t uint64
+	for _, v := range per {
+		t += v
+	}
+	return t, nil
+}
+
+// FollowFailed returns how many threads and processes of the VMM could
+// not be followed (the probes' maps were full).
+func (p *Probes) FollowFailed() (uint64, error) { return p.sum(countFollowFailed) }
+
 // Counters returns events lost to a full ring buffer and events per kind.
 func (p *Probes) Counters() (lost uint64, fired map[string]uint64, err error) {
 	fired = map[string]uint64{}
-	sum := func(idx uint32) (uint64, error) {
-		var per []uint64
-		if err := p.objs.Counters.Lookup(idx, &per); err != nil {
-			return 0, err
-		}
-		var t uint64
-		for _, v := range per {
-			t += v
-		}
-		return t, nil
-	}
+	sum := p.sum
 	if lost, err = sum(0); err != nil {
 		return 0, nil, fmt.Errorf("read counters: %w", err)
 	}

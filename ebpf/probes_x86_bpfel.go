@@ -29,8 +29,10 @@ type probesEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	probesMapAnnounce           = "announce"
 	probesMapCounters           = "counters"
 	probesMapEvents             = "events"
+	probesMapPending            = "pending"
 	probesMapTgids              = "tgids"
 	probesMapThreads            = "threads"
 	probesProgIoctlEnter        = "ioctl_enter"
@@ -51,6 +53,7 @@ const (
 	probesProgSchedProcessExit  = "sched_process_exit"
 	probesProgSchedProcessFork  = "sched_process_fork"
 	probesProgSchedSwitch       = "sched_switch"
+	probesVarAnnounceCookie     = "announce_cookie"
 	probesVarForkChildOff       = "fork_child_off"
 	probesVarForkParentOff      = "fork_parent_off"
 	probesVarIoctlArgOff        = "ioctl_arg_off"
@@ -125,8 +128,10 @@ type probesProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probesMapSpecs struct {
+	Announce *ebpf.MapSpec `ebpf:"announce"`
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
+	Pending  *ebpf.MapSpec `ebpf:"pending"`
 	Tgids    *ebpf.MapSpec `ebpf:"tgids"`
 	Threads  *ebpf.MapSpec `ebpf:"threads"`
 }
@@ -135,12 +140,13 @@ type probesMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probesVariableSpecs struct {
-	ForkChildOff  *ebpf.VariableSpec `ebpf:"fork_child_off"`
-	ForkParentOff *ebpf.VariableSpec `ebpf:"fork_parent_off"`
-	IoctlArgOff   *ebpf.VariableSpec `ebpf:"ioctl_arg_off"`
-	IoctlCmdOff   *ebpf.VariableSpec `ebpf:"ioctl_cmd_off"`
-	NextPidOff    *ebpf.VariableSpec `ebpf:"next_pid_off"`
-	UnusedEvent   *ebpf.VariableSpec `ebpf:"unused_event"`
+	AnnounceCookie *ebpf.VariableSpec `ebpf:"announce_cookie"`
+	ForkChildOff   *ebpf.VariableSpec `ebpf:"fork_child_off"`
+	ForkParentOff  *ebpf.VariableSpec `ebpf:"fork_parent_off"`
+	IoctlArgOff    *ebpf.VariableSpec `ebpf:"ioctl_arg_off"`
+	IoctlCmdOff    *ebpf.VariableSpec `ebpf:"ioctl_cmd_off"`
+	NextPidOff     *ebpf.VariableSpec `ebpf:"next_pid_off"`
+	UnusedEvent    *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
 // probesObjects contains all objects after they have been loaded into the kernel.
@@ -163,16 +169,20 @@ func (o *probesObjects) Close() error {
 //
 // It can be passed to loadProbesObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probesMaps struct {
+	Announce *ebpf.Map `ebpf:"announce"`
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
+	Pending  *ebpf.Map `ebpf:"pending"`
 	Tgids    *ebpf.Map `ebpf:"tgids"`
 	Threads  *ebpf.Map `ebpf:"threads"`
 }
 
 func (m *probesMaps) Close() error {
 	return _ProbesClose(
+		m.Announce,
 		m.Counters,
 		m.Events,
+		m.Pending,
 		m.Tgids,
 		m.Threads,
 	)
@@ -182,12 +192,13 @@ func (m *probesMaps) Close() error {
 //
 // It can be passed to loadProbesObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probesVariables struct {
-	ForkChildOff  *ebpf.Variable `ebpf:"fork_child_off"`
-	ForkParentOff *ebpf.Variable `ebpf:"fork_parent_off"`
-	IoctlArgOff   *ebpf.Variable `ebpf:"ioctl_arg_off"`
-	IoctlCmdOff   *ebpf.Variable `ebpf:"ioctl_cmd_off"`
-	NextPidOff    *ebpf.Variable `ebpf:"next_pid_off"`
-	UnusedEvent   *ebpf.Variable `ebpf:"unused_event"`
+	AnnounceCookie *ebpf.Variable `ebpf:"announce_cookie"`
+	ForkChildOff   *ebpf.Variable `ebpf:"fork_child_off"`
+	ForkParentOff  *ebpf.Variable `ebpf:"fork_parent_off"`
+	IoctlArgOff    *ebpf.Variable `ebpf:"ioctl_arg_off"`
+	IoctlCmdOff    *ebpf.Variable `ebpf:"ioctl_cmd_off"`
+	NextPidOff     *ebpf.Variable `ebpf:"next_pid_off"`
+	UnusedEvent    *ebpf.Variable `ebpf:"unused_event"`
 }
 
 // probesPrograms contains all programs after they have been loaded into the kernel.

@@ -134,3 +134,46 @@ func TestRecordFailsEarly(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordInPidNamespace runs boottrace record in a pid namespace of its
+// own, as in a container: the probes see global ids, boottrace its own;
+// the recording must be the same as outside.
+func TestRecordInPidNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("boottrace record needs root")
+	}
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skip("no /dev/kvm for the test VMM")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare (util-linux)")
+	}
+	dir := t.TempDir()
+	bin, vmm := filepath.Join(dir, "boottrace"), filepath.Join(dir, "minivmm")
+	for pkg, out := range map[string]string{".": bin, "../../ebpf/testdata/minivmm": vmm} {
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	file := filepath.Join(dir, "boot.trace")
+	out, err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", bin, "record", "-o", file, "--", vmm).CombinedOutput()
+	if err != nil {
+		t.Fatalf("boottrace record in a pid namespace: %v\n%s", err, out)
+	}
+	tr, err := input.ReadFile(file, input.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Join(tr.Notes, "\n")
+	for _, want := range []string{"144 port I/O exits on 0x3f8", "no probe event lost"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	if strings.Contains(notes, "no exec of the VMM") {
+		t.Errorf("the VMM's exec was not seen:\n%s", notes)
+	}
+	if !strings.HasPrefix(tr.Tracks[0].Name, "vmm main") {
+		t.Errorf("first track %q, want the VMM's main thread", tr.Tracks[0].Name)
+	}
+}

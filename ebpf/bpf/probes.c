@@ -52,7 +52,29 @@ struct {
 	__type(value, __u8);
 } threads SEC(".maps");
 
-// counters[0]: events lost to a full ring buffer; counters[1 + kind]: events per kind.
+// Adopting the VMM by its global ids, which boottrace may not see (it may
+// run in a pid namespace of its own, as in a container): boottrace
+// announces itself with a magic ioctl (announce[0] = its tgid); a process
+// it forks is pending until it execs (Go's threads, forked too, never
+// exec); then it is followed and its tgid is announce[1], for boottrace to
+// read.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} announce SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u8);
+} pending SEC(".maps");
+
+// counters[0]: events lost to a full ring buffer; counters[1 + kind]: events per kind;
+// counters[COUNT_FOLLOW_FAILED]: threads or processes that could not be followed (map full).
+#define COUNT_FOLLOW_FAILED 63
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 64);
@@ -66,7 +88,11 @@ volatile const __u32 fork_parent_off = 12;
 volatile const __u32 fork_child_off = 20;
 volatile const __u32 ioctl_cmd_off = 24;
 volatile const __u32 ioctl_arg_off = 32;
+// The magic ioctl's argument: a random cookie, so no other process can
+// announce itself.
+volatile const __u64 announce_cookie = 0;
 
+#define BOOTTRACE_ANNOUNCE 0x42540001 // 'B' 'T' 0 1
 #define KVM_SET_USER_MEMORY_REGION 0x4020ae46
 
 static __always_inline void count(__u32 idx)
@@ -132,7 +158,22 @@ static __always_inline int emit(void *ctx, __u16 kind)
 	return submit(ctx, kind, id);
 }
 
-SEC("tracepoint/syscalls/sys_enter_ioctl") int ioctl_enter(void *ctx) { return emit(ctx, KIND_IOCTL_ENTER); }
+SEC("tracepoint/syscalls/sys_enter_ioctl")
+int ioctl_enter(void *ctx)
+{
+	__u64 cmd = 0, arg = 0;
+
+	bpf_probe_read_kernel(&cmd, sizeof(cmd), ctx + ioctl_cmd_off);
+	if ((__u32)cmd == BOOTTRACE_ANNOUNCE) {
+		__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
+
+		bpf_probe_read_kernel(&arg, sizeof(arg), ctx + ioctl_arg_off);
+		if (announce_cookie && arg == announce_cookie)
+			bpf_map_update_elem(&announce, &zero, &tgid, BPF_ANY);
+		return 0;
+	}
+	return emit(ctx, KIND_IOCTL_ENTER);
+}
 SEC("tracepoint/syscalls/sys_exit_ioctl") int ioctl_exit(void *ctx) { return emit(ctx, KIND_IOCTL_EXIT); }
 SEC("tracepoint/kvm/kvm_userspace_exit") int kvm_userspace_exit(void *ctx) { return emit(ctx, KIND_USERSPACE_EXIT); }
 SEC("tracepoint/kvm/kvm_pio") int kvm_pio(void *ctx) { return emit(ctx, KIND_PIO); }
@@ -164,17 +205,57 @@ int sched_process_fork(void *ctx)
 	__u32 child = 0;
 	__u8 one = 1;
 
-	if (!followed(id))
-		return 0;
 	bpf_probe_read_kernel(&child, sizeof(child), ctx + fork_child_off);
-	bpf_map_update_elem(&threads, &child, &one, BPF_ANY);
+	if (!followed(id)) {
+		__u32 zero = 0, *announced = bpf_map_lookup_elem(&announce, &zero);
+
+		if (announced && *announced && *announced == id >> 32)
+			bpf_map_update_elem(&pending, &child, &one, BPF_ANY);
+		return 0;
+	}
+	if (bpf_map_update_elem(&threads, &child, &one, BPF_ANY))
+		count(COUNT_FOLLOW_FAILED);
 	// A new process (not a thread) is followed too: its tgid is its pid.
-	bpf_map_update_elem(&tgids, &child, &one, BPF_ANY);
+	if (bpf_map_update_elem(&tgids, &child, &one, BPF_ANY))
+		count(COUNT_FOLLOW_FAILED);
 	return submit(ctx, KIND_FORK, id);
 }
 
-SEC("tracepoint/sched/sched_process_exec") int sched_process_exec(void *ctx) { return emit(ctx, KIND_EXEC); }
-SEC("tracepoint/sched/sched_process_exit") int sched_process_exit(void *ctx) { return emit(ctx, KIND_EXIT); }
+SEC("tracepoint/sched/sched_process_exec")
+int sched_process_exec(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, one = 1;
+	__u8 yes = 1;
+
+	if (bpf_map_lookup_elem(&pending, &tgid)) {
+		// The announced process's child: the gate. Its exec of the
+		// shell is before the recording begins, so it is not an event.
+		bpf_map_delete_elem(&pending, &tgid);
+		bpf_map_update_elem(&tgids, &tgid, &yes, BPF_ANY);
+		bpf_map_update_elem(&threads, &tgid, &yes, BPF_ANY);
+		bpf_map_update_elem(&announce, &one, &tgid, BPF_ANY);
+		return 0;
+	}
+	return emit(ctx, KIND_EXEC);
+}
+
+// A thread that exits is followed no more (its id may be reused by an
+// unrelated task), nor is a process whose main thread exits.
+SEC("tracepoint/sched/sched_process_exit")
+int sched_process_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	int followed_now = followed(id);
+
+	if (followed_now)
+		submit(ctx, KIND_EXIT, id);
+	bpf_map_delete_elem(&threads, &tid);
+	if (followed_now && tid == tgid)
+		bpf_map_delete_elem(&tgids, &tgid);
+	return 0;
+}
 
 // The software events minor-faults and major-faults fire where the kernel
 // accounts a page fault, at the end of handle_mm_fault: paired with

@@ -104,9 +104,29 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 	defer p.Close()
 	res.Attached, res.Missing = p.Attached, p.Missing
 
+	if len(opt.Command) > 0 {
+		if err := p.Announce(); err != nil {
+			return res, err
+		}
+	}
 	v, err := start(opt)
 	if err != nil {
 		return res, err
+	}
+	if len(opt.Command) > 0 {
+		// Its global pid, which differs from v.pid when boottrace runs in a
+		// pid namespace of its own; the probes' events carry global ids.
+		// The probes adopt it at its exec, which the kernel reports a
+		// little after Start has returned.
+		g, ok := p.Adopted()
+		for deadline := time.Now().Add(2 * time.Second); !ok && time.Now().Before(deadline); g, ok = p.Adopted() {
+			time.Sleep(time.Millisecond)
+		}
+		if !ok {
+			v.kill()
+			return res, fmt.Errorf("the probes did not see the VMM's gate start (pid %d)", v.pid)
+		}
+		v.pid = int(g)
 	}
 	if err := follow(p, v.pid, opt.PID != 0); err != nil {
 		v.kill()
@@ -142,8 +162,9 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 	derr := p.Drain()
 	wg.Wait()
 	lost, fired, cerr := p.Counters()
+	unfollowed, ferr := p.FollowFailed()
 	res.Events, res.Lost, res.Fired, res.Errors = events, lost, fired, uint64(readErrs)
-	end := &tracefile.End{Reason: res.Reason, Lost: lost, Fired: fired, Clock: []tracefile.ClockPair{clockPair()}, Errors: res.Errors}
+	end := &tracefile.End{Reason: res.Reason, Lost: lost, Fired: fired, Clock: []tracefile.ClockPair{clockPair()}, Errors: res.Errors, Unfollowed: unfollowed}
 	if err != nil {
 		end.Exit = err.Error()
 	}
@@ -158,7 +179,7 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 	if errors.As(err, &exitErr) && (exitErr.ExitCode() == 126 || exitErr.ExitCode() == 127) {
 		return res, fmt.Errorf("%w: %s exited with status %d (not found or not executable)", ErrNotStarted, opt.Command[0], exitErr.ExitCode())
 	}
-	return res, errors.Join(derr, cerr)
+	return res, errors.Join(derr, cerr, ferr)
 }
 
 // follow points the probes at the VMM; attached to a running one, at the

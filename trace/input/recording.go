@@ -122,6 +122,9 @@ func (rb *recBuilder) notes(end *tracefile.End) {
 		if end.Exit != "" {
 			t.Notes = append(t.Notes, "the VMM ended with "+end.Exit)
 		}
+		if end.Unfollowed > 0 {
+			t.Notes = append(t.Notes, fmt.Sprintf("partial: %d threads or processes of the VMM could not be followed (the probes' maps were full): their events are missing", end.Unfollowed))
+		}
 		if end.Errors > 0 {
 			t.Notes = append(t.Notes, fmt.Sprintf("partial: %d probe events could not be read or decoded by the recorder", end.Errors))
 		}

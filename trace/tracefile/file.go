@@ -106,6 +106,9 @@ type End struct {
 	Exit   string            `json:"vmm_exit,omitempty"`
 	// Errors counts events the recorder could not read or decode.
 	Errors uint64 `json:"read_errors,omitempty"`
+	// Unfollowed counts threads and processes of the VMM the probes could
+	// not follow (their maps were full): their events are missing.
+	Unfollowed uint64 `json:"unfollowed,omitempty"`
 }
 
 // Writer appends to a trace file as events arrive. It is safe for
