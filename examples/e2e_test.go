@@ -335,6 +335,9 @@ func TestBootTraceEnds(t *testing.T) {
 		{"end mark", []string{"boottrace.end=init"}, "init"},
 		{"panic", []string{"boottrace.end=never", "panic=-1", "--", "exit"}, "panic"},
 		{"live", []string{"boottrace=live"}, "run_init_process"},
+		// quiet hides printk below KERN_WARNING; the flush goes to the
+		// console directly and is not hidden.
+		{"quiet", []string{"quiet"}, "run_init_process"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, _ := boot(t, build, []string{"MEM=128"}, tc.cmdline...)

@@ -34,7 +34,17 @@ type Table struct {
 
 	byNameOnce sync.Once
 	byName     map[string]uint64
+	// end is where the kernel image ends (_end, else __init_end), when the
+	// symbols say: no code lies beyond it.
+	end uint64
 }
+
+// maxSymbolSize bounds how far past a symbol's start an address may lie
+// and still be in it: the largest kernel functions are tens of KiB. An
+// address further on is not in any function the table knows (a KASLR
+// offset not taken off, an address of another image) and is refused,
+// rather than named after the symbol before it.
+const maxSymbolSize = 1 << 20
 
 type lineResolver interface {
 	fileLine(addr uint64) (string, int, bool)
@@ -102,6 +112,12 @@ func newTable(syms []symbol) *Table {
 	t := &Table{levels: initcallLevels(syms)}
 	code := syms[:0:0]
 	for _, s := range syms {
+		switch {
+		case s.name == "_end":
+			t.end = s.addr
+		case s.name == "__init_end" && t.end == 0:
+			t.end = s.addr
+		}
 		switch s.typ {
 		case 'T', 't', 'W', 'w':
 			code = append(code, s)
@@ -129,8 +145,11 @@ func (t *Table) Lookup(addr uint64) (name string, off uint64, ok bool) {
 	if t == nil || len(t.addrs) == 0 {
 		return "", 0, false
 	}
+	if t.end != 0 && addr >= t.end {
+		return "", 0, false
+	}
 	i := sort.Search(len(t.addrs), func(i int) bool { return t.addrs[i] > addr }) - 1
-	if i < 0 {
+	if i < 0 || addr-t.addrs[i] > maxSymbolSize {
 		return "", 0, false
 	}
 	return t.names[i], addr - t.addrs[i], true

@@ -1,7 +1,8 @@
 // Package bootline parses one line of the BOOT_TRACE flush that the guest
 // kernel patch prints (on the console, or in /sys/kernel/debug/boot_trace):
 //
-//	BOOT_TRACE H VERSION RELEASE TSC_KHZ CPUS RECORDS DROPPED [TSC] *CRC32
+//	BOOT_TRACE H 2 RELEASE TSC_KHZ CPUS RECORDS DROPPED TSC KASLR FLAGS *CRC32
+//	BOOT_TRACE H 1 RELEASE TSC_KHZ CPUS RECORDS DROPPED [TSC] *CRC32 (older patches)
 //	BOOT_TRACE SEQ KIND CPU PID TSC ADDR NAME *CRC32
 //	BOOT_TRACE Z RECORDS CYCLES *CRC32
 //
@@ -16,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,8 +25,9 @@ import (
 // Tag starts every flushed line (after any printk prefix).
 const Tag = "BOOT_TRACE "
 
-// Version is the flush format this package reads.
-const Version = 1
+// Version is the newest flush format this package reads; it reads every
+// older one too.
+const Version = 2
 
 // MaxRecords is the most records a kernel buffer holds
 // (CONFIG_BOOT_TRACE_RECORDS's upper limit): a header or sequence number
@@ -49,7 +52,16 @@ type Header struct {
 	// TSC is the guest TSC as the header was printed (0 when the kernel did
 	// not say).
 	TSC uint64
+	// KASLR is the kernel's KASLR offset: records' addresses minus it are
+	// the addresses System.map and vmlinux give (version 2 on).
+	KASLR uint64
+	// Flags: FlagTSCUnstable.
+	Flags uint64
 }
+
+// FlagTSCUnstable says the kernel marked its TSC unstable: times from it
+// may jump.
+const FlagTSCUnstable = 1
 
 // Record is one record of the flush.
 type Record struct {
@@ -139,11 +151,11 @@ func parseHeader(f []string) (*Header, error) {
 	if h.Version, err = strconv.Atoi(f[1]); err != nil {
 		return nil, fmt.Errorf("%w (header: version %q)", ErrMalformed, f[1])
 	}
-	if h.Version != Version {
-		return nil, fmt.Errorf("%w (header of flush format version %d; this boottrace reads version %d: use a boottrace as new as the patch)", ErrMalformed, h.Version, Version)
+	if h.Version < 1 || h.Version > Version {
+		return nil, fmt.Errorf("%w (header of flush format version %d; this boottrace reads versions 1 to %d: use a boottrace as new as the patch)", ErrMalformed, h.Version, Version)
 	}
-	if len(f) != 7 && len(f) != 8 {
-		return nil, fmt.Errorf("%w (header with %d fields, want 7 or 8)", ErrMalformed, len(f))
+	if want := map[int][]int{1: {7, 8}, 2: {10}}[h.Version]; !slices.Contains(want, len(f)) {
+		return nil, fmt.Errorf("%w (version %d header with %d fields, want %v)", ErrMalformed, h.Version, len(f), want)
 	}
 	h.Release = f[2]
 	var errs [4]error
@@ -151,10 +163,18 @@ func parseHeader(f []string) (*Header, error) {
 	h.CPUs, errs[1] = strconv.Atoi(f[4])
 	h.Records, errs[2] = strconv.Atoi(f[5])
 	h.Dropped, errs[3] = strconv.Atoi(f[6])
-	if len(f) == 8 {
+	if len(f) >= 8 {
 		var e error
 		if h.TSC, e = strconv.ParseUint(f[7], 16, 64); e != nil {
 			return nil, fmt.Errorf("%w (header: TSC %q)", ErrMalformed, f[7])
+		}
+	}
+	if len(f) == 10 {
+		var e1, e2 error
+		h.KASLR, e1 = strconv.ParseUint(f[8], 16, 64)
+		h.Flags, e2 = strconv.ParseUint(f[9], 16, 64)
+		if e1 != nil || e2 != nil {
+			return nil, fmt.Errorf("%w (header: KASLR offset %q, flags %q)", ErrMalformed, f[8], f[9])
 		}
 	}
 	if err := errors.Join(errs[:]...); err != nil {

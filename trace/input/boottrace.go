@@ -186,6 +186,12 @@ func (c *bootCollector) finish(t *trace.Trace, opt ReadOptions) (*trace.Trace, e
 	if missing := hdr.Records - len(c.recs); missing > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d of %d BOOT_TRACE records missing (lost or corrupted lines); spans they would have closed end where the trace does", missing, hdr.Records))
 	}
+	if hdr.KASLR != 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("KASLR: the kernel ran 0x%x above its link address; addresses are shown and resolved without that offset", hdr.KASLR))
+	}
+	if hdr.Flags&bootline.FlagTSCUnstable != 0 {
+		t.Notes = append(t.Notes, "the guest kernel marked its TSC unstable: times may jump where it changed")
+	}
 	if hdr.Dropped > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("partial: the kernel dropped %d records on a full buffer (raise CONFIG_BOOT_TRACE_RECORDS)", hdr.Dropped))
 	}
@@ -239,6 +245,10 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 	jumps, samples := 0, 0
 	period := samplePeriod(recs, tsc0, hdr.TSCkHz)
 	frame := func(addr uint64) symbolize.Frame {
+		// Addresses as System.map gives them: without the KASLR offset.
+		if addr >= hdr.KASLR {
+			addr -= hdr.KASLR
+		}
 		f := syms.Resolve("0x" + strconv.FormatUint(addr, 16))
 		f.Func = trace.CleanName(f.Func)
 		return f

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -358,7 +359,8 @@ func FuzzBootTraceRecords(f *testing.F) {
 // why: a newer format version, more records than a kernel buffer holds.
 func TestBootTraceHeaderErrors(t *testing.T) {
 	for _, tc := range []struct{ header, want string }{
-		{"H 2 6.1.0 1000000 1 1 0", "flush format version 2; this boottrace reads version 1"},
+		{"H 3 6.1.0 1000000 1 1 0", "flush format version 3; this boottrace reads versions 1 to 2"},
+		{"H 2 6.1.0 1000000 1 1 0", "version 2 header with 7 fields"},
 		{"H 1 6.1.0 1000000 1 2000000 0", "2000000 records; a kernel buffer holds 0 to 1048576"},
 	} {
 		in := btLine(tc.header) + "\n" + btLine("0 I 0 0 1000 0 x86_64_start_kernel") + "\n"
@@ -370,5 +372,50 @@ func TestBootTraceHeaderErrors(t *testing.T) {
 		if got := tr.Skipped.String(); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: skipped lines say\n%s\nwant %q", tc.header, got, tc.want)
 		}
+	}
+}
+
+// TestBootTraceKASLR reads a version 2 flush from a kernel that ran 16 MiB
+// above its link address: its addresses resolve with the offset taken
+// off, and without it they would resolve to nothing rather than to the
+// wrong function.
+func TestBootTraceKASLR(t *testing.T) {
+	const off = 0x1000000
+	syms, err := symbolize.ReadSystemMap(strings.NewReader("ffffffff81000000 T _stext\nffffffff81000100 t my_initcall\nffffffff81000200 t other\nffffffff81200000 B _end\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(a uint64) string { return strconv.FormatUint(a+off, 16) }
+	lines := []string{btLine("H 2 6.1.0 1000000 1 4 0 1000 " + strconv.FormatUint(off, 16) + " 0")}
+	for _, r := range []string{
+		"0 I 0 0 1000 0 x86_64_start_kernel",
+		"1 F 0 1 2000 " + at(0xffffffff81000100) + " -",
+		"2 G 0 1 3000 " + at(0xffffffff81000100) + " -",
+		"3 I 0 1 4000 0 run_init_process",
+	} {
+		lines = append(lines, btLine(r))
+	}
+	lines = append(lines, btLine("Z 4 100"))
+	tr, err := ReadBootTrace(strings.NewReader(strings.Join(lines, "\n")), ReadOptions{Symbols: syms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			names[path[len(path)-1].Name] = true
+			return true
+		})
+	}
+	if !names["my_initcall"] {
+		t.Errorf("the initcall is not named my_initcall with the KASLR offset taken off: %v", names)
+	}
+	if !strings.Contains(strings.Join(tr.Notes, "\n"), "KASLR") {
+		t.Errorf("the notes do not state the KASLR offset:\n%s", strings.Join(tr.Notes, "\n"))
+	}
+	// The same addresses against the table as they are: past _end, so
+	// refused, not named after the last symbol.
+	if name, _, ok := syms.Lookup(0xffffffff81000100 + off); ok {
+		t.Errorf("an address past _end resolved to %s", name)
 	}
 }
