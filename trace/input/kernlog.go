@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -210,6 +212,10 @@ type logBuilder struct {
 	t       *trace.Trace
 	structs []placed
 	open    map[int][]openCall
+	// openBy lists, for each reference with a "calling" not yet returned,
+	// the pids that called it, oldest first: a "returned" finds its
+	// "calling" without looking at every open one.
+	openBy map[string][]int
 	// ordinary are the lines that become line spans.
 	ordinary []logLine
 	// markers: first time each was seen, -1 when never.
@@ -224,6 +230,7 @@ var (
 
 func (b *logBuilder) build(lines []logLine) {
 	b.open = make(map[int][]openCall)
+	b.openBy = make(map[string][]int)
 	b.smpStart, b.smpEnd, b.runInit, b.freeing = -1, -1, -1, -1
 	for _, l := range lines {
 		b.t.Marks = append(b.t.Marks, trace.Mark{Time: l.ts, Line: l.line, Text: trace.CleanName(l.msg)})
@@ -233,8 +240,8 @@ func (b *logBuilder) build(lines []logLine) {
 		}
 	}
 	start, end := lines[0].ts, lines[len(lines)-1].ts
-	for pid, stack := range b.open {
-		for _, c := range stack {
+	for _, pid := range slices.Sorted(maps.Keys(b.open)) {
+		for _, c := range b.open[pid] {
 			s := &trace.Span{Name: b.funcName(c.ref).Func, Kind: trace.KindInitcall, Start: c.ts, End: end, Unfinished: true}
 			b.structs = append(b.structs, placed{span: s, pid: pid, rank: rankInitcall})
 			b.unfinished++
@@ -319,6 +326,7 @@ func (b *logBuilder) structural(l logLine) bool {
 		}
 		ref := strings.Join(f[1:len(f)-2], " ")
 		b.open[pid] = append(b.open[pid], openCall{ref: ref, ts: l.ts, line: l.line})
+		b.openBy[ref] = append(b.openBy[ref], pid)
 		return true
 	case strings.HasPrefix(msg, "initcall "):
 		ref, rest, ok := strings.Cut(msg[len("initcall "):], " returned")
@@ -392,7 +400,10 @@ func (b *logBuilder) returned(l logLine, ref string, usecs int64) {
 	s := &trace.Span{Name: fr.Func, Kind: trace.KindInitcall, Start: l.ts - dur, End: l.ts, File: fr.File, Line: fr.Line}
 	pid := l.pid
 	found := false
-	for p, stack := range b.open {
+	if pids := b.openBy[ref]; len(pids) > 0 {
+		// The latest caller of this function; its stack holds the call.
+		p := pids[len(pids)-1]
+		stack := b.open[p]
 		for i := len(stack) - 1; i >= 0; i-- {
 			if stack[i].ref != ref {
 				continue
@@ -401,15 +412,15 @@ func (b *logBuilder) returned(l logLine, ref string, usecs int64) {
 			if d := (l.ts - stack[i].ts) - dur; d > 1e6 || d < -1e6 {
 				b.skewed++
 			}
+			// Calls above it never returned: they end here.
 			for _, c := range stack[i+1:] {
 				u := &trace.Span{Name: b.funcName(c.ref).Func, Kind: trace.KindInitcall, Start: c.ts, End: l.ts, Unfinished: true}
 				b.structs = append(b.structs, placed{span: u, pid: p, rank: rankInitcall})
 				b.unfinished++
+				b.closed(c.ref, p)
 			}
+			b.closed(ref, p)
 			b.open[p] = stack[:i]
-			break
-		}
-		if found {
 			break
 		}
 	}
@@ -417,6 +428,22 @@ func (b *logBuilder) returned(l logLine, ref string, usecs int64) {
 		b.orphans++
 	}
 	b.structs = append(b.structs, placed{span: s, pid: pid, rank: rankInitcall})
+}
+
+// closed takes one open call of ref by pid off openBy.
+func (b *logBuilder) closed(ref string, pid int) {
+	pids := b.openBy[ref]
+	for j := len(pids) - 1; j >= 0; j-- {
+		if pids[j] == pid {
+			pids = append(pids[:j], pids[j+1:]...)
+			break
+		}
+	}
+	if len(pids) == 0 {
+		delete(b.openBy, ref)
+	} else {
+		b.openBy[ref] = pids
+	}
 }
 
 func (b *logBuilder) marker(l logLine) {
