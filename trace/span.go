@@ -284,3 +284,42 @@ func FormatDuration(ns int64) string {
 	}
 	return strconv.FormatInt(ns, 10) + " ns"
 }
+
+// MaxDepth bounds how deep spans nest in a trace: real boots nest a few
+// dozen levels, while a hostile input nesting as deep as it is long would
+// make every view's output grow with the square of its size (each stack
+// written whole).
+const MaxDepth = 256
+
+// LimitDepth folds every span deeper than MaxDepth into its ancestor at
+// that depth, whose self time then holds their time (totals are kept), and
+// returns how many spans were folded.
+func (t *Trace) LimitDepth() int {
+	folded := 0
+	var visit func(s *Span, depth int)
+	visit = func(s *Span, depth int) {
+		if depth == MaxDepth {
+			for _, c := range s.Children {
+				folded += 1 + c.count()
+			}
+			s.Children = nil
+			return
+		}
+		for _, c := range s.Children {
+			visit(c, depth+1)
+		}
+	}
+	for _, tr := range t.Tracks {
+		visit(tr.Span, 0)
+	}
+	return folded
+}
+
+// count is how many spans are under s.
+func (s *Span) count() int {
+	n := 0
+	for _, c := range s.Children {
+		n += 1 + c.count()
+	}
+	return n
+}

@@ -117,3 +117,32 @@ func TestFormats(t *testing.T) {
 		t.Errorf("a cut gzip: %v\n%s", err, out)
 	}
 }
+
+// TestDeepNesting reads a log of 20,000 driver probes, each inside the
+// next: every output stays within a small multiple of the input's size
+// (stacks are cut at trace.MaxDepth, with a note), where a stack written
+// whole per span would make them grow with the square of the depth.
+func TestDeepNesting(t *testing.T) {
+	const n = 20_000
+	var log bytes.Buffer
+	for i := range n {
+		us := 1_000_000 + i
+		fmt.Fprintf(&log, "[%5d.%06d] probe of dev%d returned 0 after %d usecs\n", us/1e6, us%1e6, i, 2*i+1)
+	}
+	in := filepath.Join(t.TempDir(), "deep.log")
+	if err := os.WriteFile(in, log.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"flame", "--folded"}, {"summary"}, {"pprof", "-o", "-"}, {"flame"}} {
+		out, _, err := run(t, "", append(args, in)...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if len(out) > 20*log.Len() {
+			t.Errorf("%v: %d bytes of output for %d of input", args, len(out), log.Len())
+		}
+		if args[0] == "summary" && !strings.Contains(out, "folded into their ancestor") {
+			t.Errorf("summary does not say that stacks were cut:\n%.2000s", out)
+		}
+	}
+}

@@ -106,12 +106,13 @@ func Summarize(t *trace.Trace, n int) *Summary {
 		kind trace.Kind
 	}
 	self, total := map[key]*Entry{}, map[key]*Entry{}
-	for _, tr := range t.Tracks {
-		tr.Walk(func(path []*trace.Span) bool {
-			sp := path[len(path)-1]
-			if sp.Kind == trace.KindTrack {
-				return true
-			}
+	// onPath counts the spans of each name between the root and the one
+	// visited: a recursive name's time is counted once, at its outermost
+	// span.
+	onPath := map[string]int{}
+	var visit func(sp *trace.Span)
+	visit = func(sp *trace.Span) {
+		if sp.Kind != trace.KindTrack {
 			k := key{sp.Name, sp.Kind}
 			if self[k] == nil {
 				self[k] = &Entry{Name: sp.Name, Kind: sp.Kind.String()}
@@ -119,17 +120,20 @@ func Summarize(t *trace.Trace, n int) *Summary {
 			}
 			self[k].Count++
 			self[k].Time += sp.Self()
-			// Count a recursive name's time once, at its outermost span.
-			outer := true
-			for _, a := range path[:len(path)-1] {
-				outer = outer && a.Name != sp.Name
-			}
-			if outer {
+			if onPath[sp.Name] == 0 {
 				total[k].Count++
 				total[k].Time += sp.Duration()
 			}
-			return true
-		})
+		}
+		onPath[sp.Name]++
+		for _, c := range sp.Children {
+			visit(c)
+		}
+		onPath[sp.Name]--
+	}
+	for _, tr := range t.Tracks {
+		onPath = map[string]int{}
+		visit(tr.Span)
 	}
 	s.TopSelf = top(self, n, func(e *Entry) bool { return true })
 	// Phases and levels would top the totals list without saying anything new.

@@ -67,6 +67,9 @@ func read(lr *lineReader, gz *gzipTail, opt ReadOptions) (*trace.Trace, error) {
 	if t == nil {
 		return nil, err
 	}
+	if n := t.LimitDepth(); n > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d spans nested deeper than %d levels are folded into their ancestor at that depth (its self time holds theirs)", n, trace.MaxDepth))
+	}
 	// Notes quote the input (a recording's stop reason, the VMM's exit, a
 	// probe's error): they are printed, so they are cleaned.
 	for i, n := range t.Notes {
