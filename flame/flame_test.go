@@ -217,3 +217,34 @@ func TestPprofRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestPprofLabels checks what pprof users need to open a profile: wall time
+// as the default sample type (not the page-fault counts after it), names
+// that pprof's simplifier leaves whole (no system name), and labels to
+// focus on a kind of span or a track.
+func TestPprofLabels(t *testing.T) {
+	tr := readFile(t, filepath.Join("..", "examples", "record", "minivmm.trace.gz"))
+	p := Profile(tr)
+	if p.DefaultSampleType != "wall" {
+		t.Errorf("default sample type %q, want wall", p.DefaultSampleType)
+	}
+	for _, f := range p.Function {
+		if f.SystemName != "" {
+			t.Fatalf("function %q has the system name %q", f.Name, f.SystemName)
+		}
+	}
+	kinds := map[string]bool{}
+	for _, s := range p.Sample {
+		if len(s.Label["track"]) != 1 {
+			t.Fatalf("a sample without its track: %v", s.Label)
+		}
+		for _, k := range s.Label["kind"] {
+			kinds[k] = true
+		}
+	}
+	for _, k := range []string{"ioctl", "host", "off-cpu"} {
+		if !kinds[k] {
+			t.Errorf("no sample labelled kind=%s (kinds: %v)", k, kinds)
+		}
+	}
+}

@@ -12,9 +12,10 @@ import (
 
 // Profile converts the span tree to a pprof profile: one sample per span
 // with self time, its stack the path of span names (leaf first, as pprof
-// stores it), value in wall-time nanoseconds, labelled with the track's
-// source (kernel, guest or vmm; host for "[host]" spans) and, when known,
-// its CPU. Folded input has no clock, so its
+// stores it), value in wall-time nanoseconds (the default sample type),
+// labelled with the track's source (kernel, guest or vmm; host for
+// "[host]" spans), the track, the span's kind and, when known, its CPU
+// ("go tool pprof -tagfocus kind=wait"). Folded input has no clock, so its
 // samples count whatever unit the folded values had.
 func Profile(t *trace.Trace) *profile.Profile {
 	sampleType := &profile.ValueType{Type: "wall", Unit: "nanoseconds"}
@@ -27,6 +28,8 @@ func Profile(t *trace.Trace) *profile.Profile {
 		Period:        1,
 		DurationNanos: max(t.End()-t.Start(), 0),
 		Comments:      append([]string{"boottrace: " + t.Format}, t.Notes...),
+		// Opened on time, not on the page-fault counts that follow it.
+		DefaultSampleType: sampleType.Type,
 	}
 	if !t.Timed {
 		p.DurationNanos = 0
@@ -41,14 +44,37 @@ func Profile(t *trace.Trace) *profile.Profile {
 		if l, ok := funcs[k]; ok {
 			return l
 		}
-		fn := &profile.Function{ID: uint64(len(p.Function) + 1), Name: s.Name, SystemName: s.Name, Filename: s.File}
+		// No system name: pprof would shorten one that looks like a C++
+		// or Go symbol, and cut "[host] page fault (major)" or
+		// "finish_task_switch.isra.0".
+		fn := &profile.Function{ID: uint64(len(p.Function) + 1), Name: s.Name, Filename: s.File}
 		p.Function = append(p.Function, fn)
 		l := &profile.Location{ID: uint64(len(p.Location) + 1), Line: []profile.Line{{Function: fn, Line: int64(s.Line)}}}
 		p.Location = append(p.Location, l)
 		funcs[k] = l
 		return l
 	}
-	hostLabels := map[string][]string{"source": {"host"}}
+	// Label maps are shared between the samples of a track and kind (pprof
+	// only reads them), so a profile of many spans holds few maps.
+	type labelKey struct {
+		track int
+		host  bool
+		kind  trace.Kind
+	}
+	labelSets := map[labelKey]map[string][]string{}
+	labelsOf := func(track int, tr trace.Track, kind trace.Kind) map[string][]string {
+		k := labelKey{track, kind == trace.KindHost, kind}
+		if l, ok := labelSets[k]; ok {
+			return l
+		}
+		// Host work inside a VMM or guest span is the host's.
+		l := map[string][]string{"source": {tr.Source}, "track": {tr.Name}, "kind": {kind.String()}}
+		if k.host {
+			l["source"] = []string{"host"}
+		}
+		labelSets[k] = l
+		return l
+	}
 	// Counted host events (page faults) become extra sample types, so
 	// "go tool pprof -sample_index=..." shows where they happened.
 	var counts []string
@@ -76,8 +102,7 @@ func Profile(t *trace.Trace) *profile.Profile {
 		}
 		return v
 	}
-	for _, tr := range t.Tracks {
-		labels := map[string][]string{"source": {tr.Source}}
+	for ti, tr := range t.Tracks {
 		var num map[string][]int64
 		if tr.CPU >= 0 {
 			num = map[string][]int64{"cpu": {int64(tr.CPU)}}
@@ -99,11 +124,7 @@ func Profile(t *trace.Trace) *profile.Profile {
 			for i, ps := range path {
 				locs[len(path)-1-i] = loc(ps)
 			}
-			l := labels
-			if s.Kind == trace.KindHost {
-				l = hostLabels // host work inside a VMM or guest span
-			}
-			p.Sample = append(p.Sample, &profile.Sample{Location: locs, Value: values(s, max(self, 0)), Label: l, NumLabel: num})
+			p.Sample = append(p.Sample, &profile.Sample{Location: locs, Value: values(s, max(self, 0)), Label: labelsOf(ti, tr, s.Kind), NumLabel: num})
 			return true
 		})
 	}
