@@ -104,6 +104,9 @@ type Track struct {
 	Source string
 	// CPU is the CPU the track ran on, or -1 when unknown or mixed.
 	CPU int
+	// Process is the host process (tgid) of a recorded thread's track, 0
+	// when not known.
+	Process int
 	// OnCPU says, for a guest task's track, which CPU each record was
 	// taken on, in time order: where the task ran when.
 	OnCPU []CPUAt
@@ -322,4 +325,18 @@ func (s *Span) count() int {
 		n += 1 + c.count()
 	}
 	return n
+}
+
+// Clip returns a copy of s and the spans under it cut to [from, to]:
+// spans outside it are left out, those across its ends are shortened.
+func (s *Span) Clip(from, to int64) *Span {
+	c := *s
+	c.Start, c.End = max(s.Start, from), min(s.End, to)
+	c.Children = nil
+	for _, ch := range s.Children {
+		if ch.End > from && ch.Start < to {
+			c.Children = append(c.Children, ch.Clip(from, to))
+		}
+	}
+	return &c
 }

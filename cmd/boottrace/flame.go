@@ -12,6 +12,7 @@ import (
 
 func newFlameCmd() *cobra.Command {
 	var in inputFlags
+	var all bool
 	var out, title string
 	var chart, folded bool
 	var width int
@@ -45,6 +46,7 @@ INPUT is a file, "-" for stdin, or nothing for the embedded example.`,
 			if err != nil {
 				return err
 			}
+			t = view(t, all)
 			if title == "" {
 				title = defaultTitle(args, chart)
 			}
@@ -68,6 +70,7 @@ INPUT is a file, "-" for stdin, or nothing for the embedded example.`,
 	cmd.Flags().BoolVar(&folded, "folded", false, "write folded stacks (self time in ns) instead of SVG")
 	cmd.Flags().StringVar(&title, "title", "", "title of the SVG (default: from INPUT)")
 	cmd.Flags().IntVar(&width, "width", 1200, "width of the SVG in pixels")
+	cmd.Flags().BoolVar(&all, "all", false, "show every track's time (the VMM's threads, helpers, other CPUs) instead of the boot's critical path")
 	in.register(cmd)
 	return cmd
 }

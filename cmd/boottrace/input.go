@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/analysis"
 	"github.com/boottrace/boottrace/trace/input"
 )
 
@@ -127,4 +128,16 @@ func (e *errWriter) Write(p []byte) (int, error) {
 // inputArgs is INPUT as a list, for checkOutput.
 func inputArgs(args []string) []string {
 	return slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "-" })
+}
+
+// view is what flame and pprof draw: the boot's critical path (its
+// wall-clock budget, every instant once), or with all every track.
+func view(t *trace.Trace, all bool) *trace.Trace {
+	if all {
+		return t
+	}
+	if b, ok := analysis.BudgetOf(t); ok {
+		return b.Path
+	}
+	return t
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,7 @@ func TestEveryExample(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := strings.Count(folded, "\n"); n < 20 {
+			if n := strings.Count(folded, "\n"); n < 10 {
 				t.Errorf("folded output has %d lines", n)
 			}
 			summary, _, err := run(t, "", "summary", log)
@@ -89,9 +90,9 @@ func TestEveryExample(t *testing.T) {
 				// BOOT_TRACE phases are the kernel's own.
 				wants = []string{"Phases", "start_kernel", "kernel_init_freeable", "free_initmem", "Top 15 by self time", "BOOT_TRACE from Linux"}
 			case strings.HasSuffix(name, ".trace.gz"):
-				wants = []string{"Boot from recording", "KVM_RUN", "KVM_CREATE_VM", "[host] userspace exit io 0x3f8", "clock: exact", "no probe event lost"}
+				wants = []string{"Boot: ", "VMM set-up", "guest kernel", "KVM_CREATE_VM", "[host] userspace exit io 0x3f8", "clock: exact", "no probe event lost"}
 				if strings.Contains(name, "qemu") {
-					wants = []string{"Boot from recording", "kernel_init_freeable", "[off-cpu]", "clock: ", "no probe event lost"}
+					wants = []string{"Boot: ", "VMM launch", "kernel_init_freeable", "clock: ", "no probe event lost"}
 				}
 			}
 			for _, want := range wants {
@@ -105,9 +106,39 @@ func TestEveryExample(t *testing.T) {
 			}
 			var v struct {
 				Duration int64 `json:"duration_ns"`
+				Budget   *struct {
+					Total int64 `json:"total_ns"`
+					Parts []struct {
+						Duration int64 `json:"duration_ns"`
+					} `json:"parts"`
+				} `json:"budget"`
 			}
 			if err := json.Unmarshal([]byte(js), &v); err != nil || v.Duration <= 0 {
 				t.Errorf("summary --json: %v, duration %d", err, v.Duration)
+			}
+			if name == "folded" || v.Budget == nil {
+				return
+			}
+			// The budget's parts add up to the boot's wall-clock time, and
+			// so does the default flamegraph: every instant once.
+			var parts int64
+			for _, p := range v.Budget.Parts {
+				parts += p.Duration
+			}
+			if parts != v.Budget.Total {
+				t.Errorf("budget parts add up to %d ns, the boot took %d", parts, v.Budget.Total)
+			}
+			folded, _, err = run(t, "", "flame", "--folded", log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum int64
+			for _, l := range strings.Split(strings.TrimSpace(folded), "\n") {
+				n, _ := strconv.ParseInt(l[strings.LastIndexByte(l, ' ')+1:], 10, 64)
+				sum += n
+			}
+			if sum != v.Budget.Total {
+				t.Errorf("the default flamegraph holds %d ns, the boot took %d", sum, v.Budget.Total)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 
 func newPprofCmd() *cobra.Command {
 	var in inputFlags
+	var all bool
 	var out string
 	cmd := &cobra.Command{
 		Use:   "pprof [INPUT]",
@@ -35,10 +36,12 @@ INPUT is a file, "-" for stdin, or nothing for the embedded example.`,
 			if err != nil {
 				return err
 			}
+			t = view(t, all)
 			return writeTo(cmd, out, func(w io.Writer) error { return flame.WritePprof(w, t) })
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to `FILE` (default boot.pb.gz; \"-\" for stdout)")
+	cmd.Flags().BoolVar(&all, "all", false, "show every track's time (the VMM's threads, helpers, other CPUs) instead of the boot's critical path")
 	in.register(cmd)
 	return cmd
 }

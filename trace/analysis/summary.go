@@ -28,6 +28,9 @@ type Summary struct {
 	TopTotal  []Entry       `json:"top_total"`
 	Gaps      []Gap         `json:"longest_gaps"`
 	Notes     []string      `json:"notes,omitempty"`
+	// Budget is the wall-clock budget and critical chain (timed input);
+	// the top spans are those of its critical path.
+	Budget *Budget `json:"budget,omitempty"`
 	Skipped   []SkipSummary `json:"skipped,omitempty"`
 	// byTrack: phases are listed under their tracks, which run side by
 	// side, so their durations do not add up to the boot.
@@ -101,6 +104,12 @@ func Summarize(t *trace.Trace, n int) *Summary {
 		}
 		s.Phases = append(s.Phases, ps...)
 	}
+	// The top spans are those the boot waited on: its critical path.
+	tops := t
+	if b, ok := BudgetOf(t); ok {
+		s.Budget = b
+		tops = b.Path
+	}
 	type key struct {
 		name string
 		kind trace.Kind
@@ -131,7 +140,7 @@ func Summarize(t *trace.Trace, n int) *Summary {
 		}
 		onPath[sp.Name]--
 	}
-	for _, tr := range t.Tracks {
+	for _, tr := range tops.Tracks {
 		onPath = map[string]int{}
 		visit(tr.Span)
 	}
@@ -184,10 +193,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if !s.Timed {
 		val = func(v int64) string { return fmt.Sprint(v) }
 	}
-	// With several tracks (threads, CPUs) side by side, shares are of their
-	// summed time, so they add up to 100% instead of a multiple of it.
+	// Shares are of the boot's wall-clock time; without one (folded
+	// stacks), of the summed time of the tracks side by side.
 	base := s.Duration
-	if s.Tracks > 1 {
+	if s.Budget != nil {
+		base = s.Budget.Total
+	} else if s.Tracks > 1 {
 		base = s.TrackTime
 	}
 	pct := func(v int64) string {
@@ -196,22 +207,25 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 		return fmt.Sprintf("%.1f%%", 100*float64(v)/float64(base))
 	}
-	fmt.Fprintf(w, "Boot from %s: %s", s.Format, val(s.Duration))
-	if s.Timed {
-		fmt.Fprintf(w, " (%s to %s)", trace.FormatDuration(s.Start), trace.FormatDuration(s.End))
-	}
-	if s.Tracks > 1 && s.Timed {
-		fmt.Fprintf(w, "; %d tracks side by side, %s of track time (the base of the shares)", s.Tracks, val(s.TrackTime))
-	}
-	fmt.Fprintln(w)
-	var top []string
-	for _, p := range s.Phases {
-		if p.Depth == 0 {
-			top = append(top, fmt.Sprintf("%s (%s)", val(p.Duration), p.Name))
+	if b := s.Budget; b != nil {
+		fmt.Fprintln(w, b.Line())
+		fmt.Fprintf(w, "Read from %s", s.Format)
+		if s.Tracks > 1 {
+			fmt.Fprintf(w, ": %d tracks side by side, %s of all their time (boottrace flame --all)", s.Tracks, val(s.TrackTime))
 		}
-	}
-	if len(top) > 0 && !s.byTrack {
-		fmt.Fprintf(w, "Finished in %s = %s\n", strings.Join(top, " + "), val(s.Duration))
+		fmt.Fprintln(w)
+		if len(b.Chain) > 0 {
+			fmt.Fprintf(w, "\nCritical chain (what the boot waited on; @start +duration)\n")
+			for _, l := range b.Chain {
+				fmt.Fprintf(w, "%s%s @%s +%s\n", strings.Repeat("  ", l.Depth), l.Name, trace.FormatDuration(l.Start), trace.FormatDuration(l.Duration))
+			}
+		}
+	} else {
+		fmt.Fprintf(w, "Read from %s: %s", s.Format, val(s.Duration))
+		if s.Tracks > 1 {
+			fmt.Fprintf(w, "; %d tracks side by side, %s in all (the base of the shares)", s.Tracks, val(s.TrackTime))
+		}
+		fmt.Fprintln(w)
 	}
 	if len(s.Phases) > 0 {
 		fmt.Fprintf(w, "\nPhases\n%12s %12s %6s  %s\n", "START", "DURATION", "SHARE", "PHASE")
@@ -240,7 +254,15 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 	}
 	for _, sk := range s.Skipped {
-		fmt.Fprintf(w, "\nSkipped %d %s (first at line %v)\n", sk.Count, sk.Reason, sk.Lines)
+		lines := make([]string, len(sk.Lines))
+		for i, l := range sk.Lines {
+			lines[i] = fmt.Sprint(l)
+		}
+		what := "lines"
+		if len(lines) == 1 {
+			what = "line"
+		}
+		fmt.Fprintf(w, "\nSkipped: %d × %s (%s %s)\n", sk.Count, sk.Reason, what, strings.Join(lines, ", "))
 	}
 	return nil
 }

@@ -419,7 +419,7 @@ func (rb *recBuilder) finish() {
 		shift(th.track, -rb.origin)
 		fixEnds(th.track)
 		th.track.SortChildren()
-		rb.t.Tracks = append(rb.t.Tracks, trace.Track{Span: th.track, Source: "vmm", CPU: -1})
+		rb.t.Tracks = append(rb.t.Tracks, trace.Track{Span: th.track, Source: "vmm", CPU: -1, Process: int(th.tgid)})
 	}
 	for _, f := range rb.faultList {
 		what := rb.classify(f.addr)
