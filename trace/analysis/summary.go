@@ -21,17 +21,17 @@ type Summary struct {
 	Duration int64  `json:"duration_ns"`
 	// Tracks and TrackTime: how many tracks run side by side and their
 	// summed durations, the base of the shares when there are several.
-	Tracks    int           `json:"tracks"`
-	TrackTime int64         `json:"track_time_ns"`
-	Phases    []Phase       `json:"phases"`
-	TopSelf   []Entry       `json:"top_self"`
-	TopTotal  []Entry       `json:"top_total"`
-	Gaps      []Gap         `json:"longest_gaps"`
-	Notes     []string      `json:"notes,omitempty"`
+	Tracks    int      `json:"tracks"`
+	TrackTime int64    `json:"track_time_ns"`
+	Phases    []Phase  `json:"phases"`
+	TopSelf   []Entry  `json:"top_self"`
+	TopTotal  []Entry  `json:"top_total"`
+	Gaps      []Gap    `json:"longest_gaps"`
+	Notes     []string `json:"notes,omitempty"`
 	// Budget is the wall-clock budget and critical chain (timed input);
 	// the top spans are those of its critical path.
-	Budget *Budget `json:"budget,omitempty"`
-	Skipped   []SkipSummary `json:"skipped,omitempty"`
+	Budget  *Budget       `json:"budget,omitempty"`
+	Skipped []SkipSummary `json:"skipped,omitempty"`
 	// byTrack: phases are listed under their tracks, which run side by
 	// side, so their durations do not add up to the boot.
 	byTrack bool
