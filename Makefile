@@ -25,10 +25,10 @@ docs: build
 	$(BIN) flame --chart --system-map examples/boottrace-6.1/System.map-up.gz \
 		--title "BOOT_TRACE: Linux 6.1 microVM, ip= set (QEMU TCG)" \
 		-o docs/boottrace-flamechart.svg examples/boottrace-6.1/up-ip.log
-	$(BIN) flame --chart --system-map examples/record/System.map.gz \
+	$(BIN) flame --chart --all --system-map examples/record/System.map.gz \
 		--title "boottrace record: QEMU microvm (TCG) booting Linux 6.1 with BOOT_TRACE" \
 		-o docs/record-flamechart.svg examples/record/qemu-tcg.trace.gz
-	$(BIN) flame --chart --title "boottrace record: minivmm on /dev/kvm, two vCPUs (real KVM ioctls)" \
+	$(BIN) flame --chart --all --title "boottrace record: minivmm on /dev/kvm, two vCPUs (real KVM ioctls)" \
 		-o docs/minivmm-flamechart.svg examples/record/minivmm-2vcpu.trace.gz
 
 deps:
