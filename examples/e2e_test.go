@@ -10,6 +10,7 @@ import (
 
 	"github.com/boottrace/boottrace/symbolize"
 	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/analysis"
 	"github.com/boottrace/boottrace/trace/input"
 )
 
@@ -102,7 +103,29 @@ func boot(t *testing.T, build string, env []string, cmdline ...string) (*trace.T
 	if tr.Format != input.FormatBootTrace {
 		t.Fatalf("console read as %q, not BOOT_TRACE", tr.Format)
 	}
+	checkBudget(t, tr)
 	return tr, string(console)
+}
+
+// checkBudget checks that the wall-clock budget of a real boot adds up to
+// its time, to the nanosecond, and that its critical path does too.
+func checkBudget(t *testing.T, tr *trace.Trace) {
+	t.Helper()
+	b, ok := analysis.BudgetOf(tr)
+	if !ok {
+		t.Fatal("no wall-clock budget")
+	}
+	var parts, self int64
+	for _, p := range b.Parts {
+		parts += p.Duration
+	}
+	b.Path.Tracks[0].Walk(func(path []*trace.Span) bool {
+		self += path[len(path)-1].Self()
+		return true
+	})
+	if parts != b.Total || self != b.Total {
+		t.Errorf("budget of %d ns: parts add up to %d, the critical path's spans to %d", b.Total, parts, self)
+	}
 }
 
 func execOut(name string, args ...string) ([]byte, error) {

@@ -72,6 +72,7 @@ func recordQEMU(t *testing.T, build string, command []string, tightest string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkBudget(t, tr)
 	var vmm, guest *trace.Track
 	for i := range tr.Tracks {
 		switch name := tr.Tracks[i].Name; {
