@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -144,5 +145,30 @@ func TestDeepNesting(t *testing.T) {
 		if args[0] == "summary" && !strings.Contains(out, "folded into their ancestor") {
 			t.Errorf("summary does not say that stacks were cut:\n%.2000s", out)
 		}
+	}
+}
+
+// TestDiffExamples diffs two real boots of one kernel, without and with
+// ip= on its command line: the 10 ms msleep of ip_auto_config must lead
+// the changes.
+func TestDiffExamples(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples", "boottrace-6.1")
+	out, _, err := run(t, "", "diff", "--json", "--system-map", filepath.Join(dir, "System.map-up.gz"), filepath.Join(dir, "up.log"), filepath.Join(dir, "up-ip.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Changes []struct {
+			Path   string `json:"path"`
+			Status string `json:"status"`
+			Base   int64  `json:"base_ns"`
+			New    int64  `json:"new_ns"`
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Changes) == 0 || !strings.HasSuffix(d.Changes[0].Path, ";ip_auto_config") || d.Changes[0].New-d.Changes[0].Base < 10e6 {
+		t.Errorf("the first change is not ip_auto_config, longer by 10 ms or more: %+v", d.Changes[:min(3, len(d.Changes))])
 	}
 }
