@@ -2,11 +2,15 @@ package flame
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -246,5 +250,61 @@ func TestPprofLabels(t *testing.T) {
 		if !kinds[k] {
 			t.Errorf("no sample labelled kind=%s (kinds: %v)", k, kinds)
 		}
+	}
+}
+
+// TestChrome exports a real initcall_debug boot: the JSON parses, every
+// span is one complete event, and each initcall's duration is the one the
+// kernel printed, to the nanosecond.
+func TestChrome(t *testing.T) {
+	tr := readFile(t, filepath.Join("..", "examples", "debian-6.1", "initcall.log"))
+	var b bytes.Buffer
+	if err := WriteChrome(&b, tr); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		TraceEvents []struct {
+			Name string      `json:"name"`
+			Cat  string      `json:"cat"`
+			Ph   string      `json:"ph"`
+			Dur  json.Number `json:"dur"`
+		} `json:"traceEvents"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("the export is not JSON: %v", err)
+	}
+	var want, got []string
+	spans := 0
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			spans++
+			if s := path[len(path)-1]; s.Kind == trace.KindInitcall {
+				want = append(want, fmt.Sprintf("%s %d", s.Name, s.Duration()))
+			}
+			return true
+		})
+	}
+	complete := 0
+	for _, e := range doc.TraceEvents {
+		if e.Ph != "X" {
+			continue
+		}
+		complete++
+		if e.Cat == "initcall" {
+			us, err := strconv.ParseFloat(string(e.Dur), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%s %d", e.Name, int64(math.Round(us*1000))))
+		}
+	}
+	if complete != spans {
+		t.Errorf("%d complete events for %d spans", complete, spans)
+	}
+	if len(want) < 100 {
+		t.Fatalf("only %d initcalls in the example", len(want))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("initcall durations (-spans +export):\n%s", diff)
 	}
 }

@@ -26,7 +26,7 @@ type inputFlags struct {
 func (f *inputFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.vmlinux, "vmlinux", "", "resolve addresses with this vmlinux (ELF symbols; file and line from DWARF)")
 	cmd.Flags().StringVar(&f.systemMap, "system-map", "", "resolve addresses and initcall levels with this System.map or kallsyms file (may be gzipped)")
-	cmd.Flags().StringVar(&f.format, "format", "", "read INPUT as this format instead of detecting it: "+strings.Join(input.Formats, ", "))
+	cmd.Flags().StringVar(&f.format, "input-format", "", "read INPUT as this format instead of detecting it: "+strings.Join(input.Formats, ", "))
 }
 
 // absolute is the flags' paths made absolute, to be kept in a trace file.

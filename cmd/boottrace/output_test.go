@@ -73,7 +73,7 @@ func TestWriteToFull(t *testing.T) {
 	}
 }
 
-// TestFormats checks detection of hard cases and --format: a folded file
+// TestFormats checks detection of hard cases and --input-format: a folded file
 // whose first line is over 64 KiB, a trace file header with spaces after
 // its colons, a gzip stream cut short.
 func TestFormats(t *testing.T) {
@@ -86,11 +86,11 @@ func TestFormats(t *testing.T) {
 	}
 
 	// The same stacks forced to be read as a kernel log: nothing usable.
-	if _, _, err := run(t, "", "summary", "--format", "kernel log", folded); err == nil {
-		t.Error("--format 'kernel log' on folded stacks succeeded")
+	if _, _, err := run(t, "", "summary", "--input-format", "kernel log", folded); err == nil {
+		t.Error("--input-format 'kernel log' on folded stacks succeeded")
 	}
-	if _, _, err := run(t, "", "summary", "--format", "nonsense", folded); err == nil || !strings.Contains(err.Error(), "unknown format") {
-		t.Errorf("--format nonsense: %v", err)
+	if _, _, err := run(t, "", "summary", "--input-format", "nonsense", folded); err == nil || !strings.Contains(err.Error(), "unknown format") {
+		t.Errorf("--input-format nonsense: %v", err)
 	}
 
 	spaced := withHeader(t, filepath.Join("..", "..", "examples", "record", "minivmm.trace.gz"), func(h *tracefile.Header) {})

@@ -177,5 +177,5 @@ func Describe(name string, t *trace.Trace, err error) string {
 	if t != nil && t.Skipped.Total > 0 {
 		msg += fmt.Sprintf("\nskipped %d lines:\n%s", t.Skipped.Total, t.Skipped.String())
 	}
-	return msg + "\nboottrace reads serial console or dmesg logs with printk timestamps (\"[    0.123456] message\"), BOOT_TRACE flushes, trace files of \"boottrace record\" and folded stacks (\"frame;frame;frame 123\"); --format forces one"
+	return msg + "\nboottrace reads serial console or dmesg logs with printk timestamps (\"[    0.123456] message\"), BOOT_TRACE flushes, trace files of \"boottrace record\" and folded stacks (\"frame;frame;frame 123\"); --input-format forces one"
 }
