@@ -308,3 +308,22 @@ func TestChrome(t *testing.T) {
 		t.Errorf("initcall durations (-spans +export):\n%s", diff)
 	}
 }
+
+// TestFoldedNumberNames checks that a frame named like "pid 19" is written
+// the same way wherever it stands (leaf or not), so that flamegraph.pl
+// and speedscope see one frame, and reads back as "pid 19".
+func TestFoldedNumberNames(t *testing.T) {
+	tr := readString(t, "a;pid 19 5\na;pid 19;b 3\n")
+	var b bytes.Buffer
+	if err := WriteFolded(&b, Merge(tr)); err != nil {
+		t.Fatal(err)
+	}
+	want := "a;pid\u00a019 5\na;pid\u00a019;b 3\n"
+	if b.String() != want {
+		t.Errorf("folded:\n%q\nwant\n%q", b.String(), want)
+	}
+	back := readString(t, b.String())
+	if diff := cmp.Diff(tr.Tracks[0].Children[0].Children[0].Name, back.Tracks[0].Children[0].Children[0].Name); diff != "" {
+		t.Errorf("the name does not read back: %s", diff)
+	}
+}

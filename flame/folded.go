@@ -21,12 +21,6 @@ func WriteFolded(w io.Writer, root *Node) error {
 		prefix = append(prefix, foldedFrame(n.Name)...)
 		if n.Self > 0 {
 			bw.Write(prefix)
-			if endsInNumber(prefix) {
-				// "...packages: 1 76000" would read as a differential line
-				// (counts 1 and 76000) to flamegraph.pl: keep the space
-				// from separating the number.
-				bw.WriteString("\u00a0")
-			}
 			bw.WriteByte(' ')
 			bw.WriteString(strconv.FormatInt(n.Self, 10))
 			bw.WriteByte('\n')
@@ -50,12 +44,20 @@ func endsInNumber(b []byte) bool {
 	return i < len(b) && i > 0 && (b[i-1] == ' ' || b[i-1] == '.')
 }
 
-// foldedFrame keeps a frame from breaking the format: no separator, and no
-// trailing digits-after-space ambiguity is possible since the value is the
-// last field.
+// foldedFrame keeps a frame from breaking the format: no separator; and a
+// name ending in a number after a space ("pid 19") gets that space made
+// non-breaking, in every stack it is in, so that flamegraph.pl does not
+// read "...;pid 19 76000" as a differential line with counts 19 and 76000,
+// and every tool sees one frame name wherever it stands.
 func foldedFrame(s string) string {
 	if strings.ContainsAny(s, ";\n\r") {
 		s = strings.NewReplacer(";", ",", "\n", " ", "\r", " ").Replace(s)
+	}
+	if b := []byte(s); endsInNumber(b) {
+		i := strings.LastIndexByte(s, ' ')
+		if i >= 0 && i == len(strings.TrimRight(s, "0123456789"))-1 {
+			s = s[:i] + "\u00a0" + s[i+1:]
+		}
 	}
 	return s
 }
