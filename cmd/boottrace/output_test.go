@@ -172,3 +172,12 @@ func TestDiffExamples(t *testing.T) {
 		t.Errorf("the first change is not ip_auto_config, longer by 10 ms or more: %+v", d.Changes[:min(3, len(d.Changes))])
 	}
 }
+
+// TestSymbolHint checks that input whose frames are raw addresses says
+// which flag would name them.
+func TestSymbolHint(t *testing.T) {
+	_, stderr, err := run(t, "", "summary", filepath.Join("..", "..", "examples", "boottrace-6.1", "up.log"))
+	if err != nil || !strings.Contains(stderr, "--system-map") {
+		t.Errorf("no hint to pass --system-map: %v\n%s", err, stderr)
+	}
+}
