@@ -314,7 +314,14 @@ func TestBootTraceDebugfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	file, _, _ := bytes.Cut(img, []byte{0}) // the rest of the disk is zeros
-	fromFile, err := input.Read(bytes.NewReader(file), input.ReadOptions{})
+	syms, closeFn, err := symbolize.Open("", filepath.Join(build, "System.map"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	// Read with the symbols the console's flush was read with, so that the
+	// records' names compare.
+	fromFile, err := input.Read(bytes.NewReader(file), input.ReadOptions{Symbols: syms})
 	if err != nil {
 		t.Fatalf("read the debugfs file: %v\n%s", err, tail(file))
 	}
