@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,11 +15,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/pprof/profile"
 
+	"github.com/boottrace/boottrace/internal/golden"
 	"github.com/boottrace/boottrace/trace"
 	"github.com/boottrace/boottrace/trace/input"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func readFile(t testing.TB, path string) *trace.Trace {
 	t.Helper()
@@ -39,25 +36,6 @@ func readString(t testing.TB, s string) *trace.Trace {
 		t.Fatal(err)
 	}
 	return tr
-}
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-want +got; go test -update rewrites it):\n%s", name, diff)
-	}
 }
 
 const smallFolded = `main;init;parse 30
@@ -81,12 +59,12 @@ func TestGoldenSVG(t *testing.T) {
 	if err := WriteFlamegraph(&fg, readString(t, smallFolded), SVGOptions{Title: "small & <folded>"}); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "small-folded.svg", fg.Bytes())
+	golden.Check(t, "small-folded.svg", fg.Bytes())
 	tr := readString(t, smallLog)
 	if err := WriteFlamechart(&fc, tr, SVGOptions{Title: "small log", Unit: "ns", Notes: tr.Notes}); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "small-log-chart.svg", fc.Bytes())
+	golden.Check(t, "small-log-chart.svg", fc.Bytes())
 }
 
 // TestSVGWellFormed renders every example and hostile names, and checks

@@ -2,37 +2,14 @@ package analysis
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/boottrace/boottrace/internal/golden"
 	"github.com/boottrace/boottrace/trace/input"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-want +got; go test -update rewrites it):\n%s", name, diff)
-	}
-}
 
 const smallLog = `[    0.000000] Linux version 6.1.0
 [    0.001000] calling  early_fn+0x0/0x10 @ 1
@@ -70,9 +47,9 @@ func TestSummary(t *testing.T) {
 	if err := s.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "small-log-summary.txt", text.Bytes())
+	golden.Check(t, "small-log-summary.txt", text.Bytes())
 	if err := s.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "small-log-summary.json", js.Bytes())
+	golden.Check(t, "small-log-summary.json", js.Bytes())
 }

@@ -24,7 +24,7 @@ func TestIsHeader(t *testing.T) {
 		`{"boottrace":"recording","version":1}`:    true,
 		`{"boottrace": "recording", "version": 1}`: true,
 		`{"boottrace": "something else"}`:          false,
-		`[    0.000000] Linux version`:              false,
+		`[    0.000000] Linux version`:             false,
 	} {
 		if got := IsHeader([]byte(in)); got != want {
 			t.Errorf("IsHeader(%s) = %v, want %v", in, got, want)
