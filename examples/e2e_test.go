@@ -64,6 +64,13 @@ func buildKernel(t *testing.T, version string, fragments ...string) string {
 // the build's System.map.
 func boot(t *testing.T, build string, env []string, cmdline ...string) (*trace.Trace, string) {
 	t.Helper()
+	console := bootConsole(t, build, env, cmdline...)
+	return readConsole(t, build, console), string(console)
+}
+
+// bootConsole boots the kernel to init and returns its console.
+func bootConsole(t *testing.T, build string, env []string, cmdline ...string) []byte {
+	t.Helper()
 	dir := t.TempDir()
 	initramfs := filepath.Join(dir, "initramfs.cpio.gz")
 	if out, err := exec.Command("./init/mkinitramfs.sh", initramfs).CombinedOutput(); err != nil {
@@ -91,6 +98,12 @@ func boot(t *testing.T, build string, env []string, cmdline ...string) (*trace.T
 	if !bytes.Contains(console, []byte("boottrace-init: reached userspace")) {
 		t.Fatalf("the guest did not reach init; console:\n%s", tail(console))
 	}
+	return console
+}
+
+// readConsole reads a console's BOOT_TRACE flush with the build's System.map.
+func readConsole(t *testing.T, build string, console []byte) *trace.Trace {
+	t.Helper()
 	syms, closeFn, err := symbolize.Open("", filepath.Join(build, "System.map"))
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +117,7 @@ func boot(t *testing.T, build string, env []string, cmdline ...string) (*trace.T
 		t.Fatalf("console read as %q, not BOOT_TRACE", tr.Format)
 	}
 	checkBudget(t, tr)
-	return tr, string(console)
+	return tr
 }
 
 // checkBudget checks that the wall-clock budget of a real boot adds up to
@@ -378,5 +391,46 @@ func TestBootTraceEnds(t *testing.T) {
 				t.Error("no start_kernel span")
 			}
 		})
+	}
+}
+
+// TestBootTraceLimits boots with a buffer too small for the boot (the
+// overflow is counted, the boot goes on, the profile says it is partial)
+// and with boottrace=off (no record, no flush).
+func TestBootTraceLimits(t *testing.T) {
+	needTools(t)
+	build := buildKernel(t, "6.1", "microvm", "boottrace")
+	t.Run("overflow", func(t *testing.T) {
+		tr, console := boot(t, build, []string{"MEM=128"}, "boottrace.records=300")
+		if !strings.Contains(console, "BOOT_TRACE H 2 ") || len(tr.Marks) > 300 {
+			t.Errorf("%d records, want at most the 300 slots", len(tr.Marks))
+		}
+		if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "dropped") {
+			t.Errorf("the notes do not say records were dropped:\n%s", notes)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		console := bootConsole(t, build, []string{"MEM=128"}, "boottrace=off")
+		if bytes.Contains(console, []byte("BOOT_TRACE")) {
+			t.Errorf("boottrace=off printed a flush:\n%s", tail(console))
+		}
+	})
+}
+
+// TestBootTraceKASAN boots a KASAN kernel with the patch: the first
+// record is taken before KASAN's shadow memory exists, so an instrumented
+// boot_trace.o would fault before the first printk.
+func TestBootTraceKASAN(t *testing.T) {
+	needTools(t)
+	build := buildKernel(t, "6.1", "microvm", "boottrace", "kasan")
+	tr, console := boot(t, build, []string{"MEM=256"})
+	if !strings.Contains(console, "KernelAddressSanitizer initialized") {
+		t.Errorf("the kernel did not say KASAN is on:\n%s", tail([]byte(console)))
+	}
+	if strings.Contains(console, "BUG: KASAN") {
+		t.Errorf("KASAN reported a bug:\n%s", tail([]byte(console)))
+	}
+	if len(find(tr, "start_kernel")) == 0 || len(find(tr, "kernel_init_freeable")) == 0 {
+		t.Error("the KASAN boot's trace lacks start_kernel or kernel_init_freeable")
 	}
 }
