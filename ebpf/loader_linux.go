@@ -131,7 +131,7 @@ func Load() (*Probes, error) {
 		}
 		b, err := os.ReadFile(filepath.Join(dir, "events", k.Group, k.Event, "format"))
 		if err != nil {
-			p.Missing[k.Kind.String()] = "not in this kernel"
+			p.Missing[k.Kind.String()] = missingWhy(dir, k)
 			continue
 		}
 		f, err := ParseFormat(bytes.NewReader(b))
@@ -214,6 +214,21 @@ func Load() (*Probes, error) {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
 	return p, nil
+}
+
+// missingWhy says why a tracepoint's format is not in tracefs: KVM's come
+// with the kvm module, which a VMM started after the probes may load too
+// late for them.
+func missingWhy(dir string, k tracefile.KindInfo) string {
+	if k.Group == "kvm" {
+		if _, err := os.Stat("/sys/module/kvm"); err != nil {
+			return "the kvm module is not loaded: load it (modprobe kvm_intel or kvm_amd) before recording"
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "events", k.Group)); err != nil {
+		return "not in this kernel (no " + k.Group + " tracepoints)"
+	}
+	return "not in this kernel"
 }
 
 // attachSoftware opens a perf software event on every online CPU (all

@@ -31,12 +31,23 @@ func monotonic() int64 {
 	return ts.Nano()
 }
 
+// clockPair pairs a TSC reading with CLOCK_MONOTONIC: of several tries,
+// the one whose two monotonic readings around the TSC are closest (an
+// interrupt or preemption between them widens the window), paired with
+// their midpoint.
 func clockPair() tracefile.ClockPair {
-	// TSC between two monotonic readings, paired with their midpoint.
-	a := monotonic()
-	t := ReadTSC()
-	b := monotonic()
-	return tracefile.ClockPair{TSC: t, Mono: a + (b-a)/2}
+	var best tracefile.ClockPair
+	window := int64(-1)
+	for range 16 {
+		a := monotonic()
+		t := ReadTSC()
+		b := monotonic()
+		if window < 0 || b-a < window {
+			window = b - a
+			best = tracefile.ClockPair{TSC: t, Mono: a + (b-a)/2}
+		}
+	}
+	return best
 }
 
 // gate holds a started command before it execs the VMM, so the probes are

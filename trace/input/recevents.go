@@ -7,6 +7,8 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -53,7 +55,7 @@ type openFault struct {
 
 func newRecBuilder(t *trace.Trace, hdr *tracefile.Header, opt ReadOptions) *recBuilder {
 	return &recBuilder{
-		t: t, hdr: hdr, threads: map[uint32]*thread{}, byKind: map[tracefile.Kind]uint64{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{},
+		t: t, hdr: hdr, threads: map[uint32]*thread{}, byKind: map[tracefile.Kind]uint64{}, tscOffs: map[int64][]tscOffset{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{},
 		syms: opt.Symbols, origin: -1, faults: map[string]int{}, accesses: map[string]int{}, emulated: map[uint64]int{},
 	}
 }
@@ -87,7 +89,16 @@ type recBuilder struct {
 	// byKind counts the probe events in the file, to compare with what fired.
 	byKind map[tracefile.Kind]uint64
 	syms   *symbolize.Table
-	tscOff *int64
+	// tscOffs are the TSC offsets KVM wrote, by vCPU id, in time order;
+	// tscKHz is the guest TSC frequency the VMM set (KVM_SET_TSC_KHZ), 0
+	// when it set none: the guest's TSC is then scaled.
+	tscOffs map[int64][]tscOffset
+	tscKHz  int64
+}
+
+// tscOffset is one kvm_write_tsc_offset.
+type tscOffset struct {
+	at, off int64
 }
 
 func (rb *recBuilder) thread(tid uint32, at int64) *thread {
@@ -231,6 +242,9 @@ func (rb *recBuilder) event(h heldEvent) {
 			if name == "KVM_CREATE_VCPU" {
 				rb.creating[e.TID] = int(f["arg"])
 			}
+			if name == "KVM_SET_TSC_KHZ" {
+				rb.tscKHz = f["arg"]
+			}
 			if name == "KVM_RUN" {
 				th.vcpu = true
 				if id, ok := rb.vcpuFDs[f["fd"]]; ok {
@@ -314,8 +328,7 @@ func (rb *recBuilder) event(h heldEvent) {
 			top.Counts["KVM page faults on guest memory"]++
 			rb.kvmFaults++
 		case tracefile.KindWriteTSCOffset:
-			off := f["next_tsc_offset"]
-			rb.tscOff = &off
+			rb.tscOffs[f["vcpu_id"]] = append(rb.tscOffs[f["vcpu_id"]], tscOffset{e.Time, f["next_tsc_offset"]})
 		case tracefile.KindPageFaultUser, tracefile.KindPageFaultKernel:
 			th := rb.thread(e.TID, e.Time)
 			rb.untimed(th)
@@ -515,4 +528,32 @@ func (rb *recBuilder) emulatedNote() string {
 		top = append(top, fmt.Sprintf("%s %d", where, a.n))
 	}
 	return fmt.Sprintf("%d instructions emulated by KVM (kvm_emulate_insn), most at guest RIP %s", total, strings.Join(top, ", "))
+}
+
+// guestTSCOffset is the TSC offset of the boot vCPU (the lowest id) in
+// effect when the guest started: the last one written before its first
+// KVM_RUN, else the first written.
+func (rb *recBuilder) guestTSCOffset() (int64, bool) {
+	if len(rb.tscOffs) == 0 {
+		return 0, false
+	}
+	boot := slices.Min(slices.Collect(maps.Keys(rb.tscOffs)))
+	offs := rb.tscOffs[boot]
+	firstRun := int64(-1)
+	for _, th := range rb.threads {
+		if th.vcpu && (th.vcpuID < 0 || int64(th.vcpuID) == boot) {
+			for _, c := range th.track.Children {
+				if c.Name == "KVM_RUN" && (firstRun < 0 || c.Start+rb.origin < firstRun) {
+					firstRun = c.Start + rb.origin
+				}
+			}
+		}
+	}
+	off := offs[0].off
+	for _, o := range offs {
+		if firstRun >= 0 && o.at <= firstRun {
+			off = o.off
+		}
+	}
+	return off, true
 }

@@ -35,12 +35,20 @@ func (rb *recBuilder) guest(c *bootCollector, skipped *trace.Skips, opt ReadOpti
 	// apply, so an offset of 0 is tried too.
 	var guestOrigin int64 // host monotonic ns of tsc0
 	method := ""
-	if rb.tscOff != nil && len(rb.hdr.Clock) > 1 {
+	off, haveOff := rb.guestTSCOffset()
+	// With TSC scaling (KVM_SET_TSC_KHZ), guest TSC = host TSC × ratio +
+	// offset, the ratio being the guest's frequency over the host's.
+	ratio, scaled := 1.0, ""
+	if hostKHz := rb.hostTSCkHz(); rb.tscKHz > 0 && hostKHz > 0 {
+		ratio = float64(rb.tscKHz) / hostKHz
+		scaled = fmt.Sprintf("; the guest TSC scaled to %d kHz on a %.0f kHz host (KVM_SET_TSC_KHZ)", rb.tscKHz, hostKHz)
+	}
+	if haveOff && len(rb.hdr.Clock) > 1 {
 		for _, cand := range []struct {
 			off  int64
 			what string
-		}{{*rb.tscOff, "the KVM TSC offset (kvm_write_tsc_offset)"}, {0, "guest TSC = host TSC (the reported KVM TSC offset does not fit the recording: a nested or PVM host that applies none)"}} {
-			o := rb.monoOfTSC(tsc0 - uint64(cand.off))
+		}{{off, "the boot vCPU's KVM TSC offset (kvm_write_tsc_offset)" + scaled}, {0, "guest TSC = host TSC (the reported KVM TSC offset does not fit the recording: a nested or PVM host that applies none)"}} {
+			o := rb.monoOfTSC(uint64(float64(tsc0-uint64(cand.off)) / ratio))
 			if o >= rb.hdr.Clock[0].Mono && o >= lower-1e6 && o <= upper+1e6 {
 				guestOrigin = o
 				method = "exact, from " + cand.what + " and the host TSC/monotonic pairs (about 1 µs)"
@@ -163,6 +171,20 @@ func (rb *recBuilder) setup(guestStart int64) {
 		}
 	}
 	main.track.Children = append([]*trace.Span{setup}, rest...)
+}
+
+// hostTSCkHz is the host TSC's frequency from the clock pairs, 0 when
+// they cannot tell.
+func (rb *recBuilder) hostTSCkHz() float64 {
+	pairs := rb.hdr.Clock
+	if len(pairs) < 2 {
+		return 0
+	}
+	a, b := pairs[0], pairs[len(pairs)-1]
+	if b.Mono <= a.Mono || b.TSC <= a.TSC {
+		return 0
+	}
+	return float64(b.TSC-a.TSC) / float64(b.Mono-a.Mono) * 1e6
 }
 
 // monoOfTSC converts a host TSC to CLOCK_MONOTONIC with the clock pairs

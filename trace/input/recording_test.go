@@ -654,3 +654,39 @@ func TestRecordingLostEvents(t *testing.T) {
 		t.Errorf("the notes do not say that events are missing from the file:\n%s", notes)
 	}
 }
+
+// TestRecordingTSCScaling places a guest whose TSC KVM scales (the VMM set
+// 1 GHz with KVM_SET_TSC_KHZ on a 2 GHz host): guest TSC = host TSC × 0.5
+// + offset. Read as guest TSC = host TSC + offset, the offset would not
+// fit the recording and the guest would only be bounded by the console.
+func TestRecordingTSCScaling(t *testing.T) {
+	const pid, exec = 1, 1_000_000
+	// Host TSC = 2 × monotonic ns. The guest's first record (TSC 1000)
+	// was taken at monotonic 1,500,000: host TSC 3,000,000.
+	const off = 1000 - 3_000_000/2
+	events := []tracefile.Event{
+		{Time: exec, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
+		{Time: exec + 100, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: map[string]int64{"cmd": 0xaea2, "arg": 1_000_000}},
+		{Time: exec + 200, Kind: "syscalls:sys_exit_ioctl", TGID: pid, TID: pid},
+		{Time: exec + 300, Kind: "kvm:kvm_write_tsc_offset", TGID: pid, TID: pid, Fields: map[string]int64{"vcpu_id": 0, "next_tsc_offset": off}},
+		{Time: 2_000_000, Kind: "serial", Data: strings.Join(smallFlush(), "")},
+	}
+	clock := []tracefile.ClockPair{{TSC: 2 * exec, Mono: exec}, {TSC: 2 * 1_000_000_000, Mono: 1_000_000_000}}
+	tr := readEvents(t, tracefile.Header{PID: pid, Clock: clock}, events)
+	var guest *trace.Track
+	for i := range tr.Tracks {
+		if tr.Tracks[i].Source == "guest" {
+			guest = &tr.Tracks[i]
+			break
+		}
+	}
+	if guest == nil {
+		t.Fatalf("no guest track: %q", tr.Notes)
+	}
+	if want := int64(1_500_000 - exec); guest.Start != want {
+		t.Errorf("guest starts at %d ns, want %d\n%s", guest.Start, want, strings.Join(tr.Notes, "\n"))
+	}
+	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "scaled to 1000000 kHz") {
+		t.Errorf("the clock note does not state the scaling:\n%s", notes)
+	}
+}
