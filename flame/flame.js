@@ -1,5 +1,7 @@
 // boottrace flamegraph: click a frame to zoom, "Search" (or Ctrl-F) to
-// highlight frames matching a regular expression, "Reset zoom" to go back.
+// highlight frames matching a regular expression (case-insensitive),
+// "Clear search" and "Reset zoom" to go back. In a flamechart the time
+// axis follows the zoom.
 (function () {
 	var svg = document.documentElement;
 	var total = +svg.getAttribute("data-total");
@@ -31,14 +33,45 @@
 		});
 	}
 	var axis = document.getElementById("axis");
-	function ms(v) { return unit === "ns" ? (v / 1e6).toFixed(3) + " ms" : String(v); }
+	var NS = "http://www.w3.org/2000/svg";
+	function dur(v) {
+		if (unit !== "ns") return String(v);
+		if (v >= 1e9) return (v / 1e9).toFixed(3) + " s";
+		if (v >= 1e6) return (v / 1e6).toFixed(3) + " ms";
+		if (v >= 1e3) return (v / 1e3).toFixed(1) + " \u00b5s";
+		return v + " ns";
+	}
+	// The time axis of a flamechart, for the range [x0, x0 + w0]: ticks
+	// every 1, 2 or 5 times a power of ten, about ten of them.
+	function drawAxis(x0, w0) {
+		if (!axis) return;
+		while (axis.firstChild) axis.removeChild(axis.firstChild);
+		var y = +axis.getAttribute("data-y"), s = (W - 2 * PAD) / w0;
+		var step = Math.pow(10, Math.floor(Math.log10(Math.max(w0 / 10, 1))));
+		[1, 2, 5, 10].some(function (m) { if (w0 / (step * m) <= 12) { step *= m; return true; } return false; });
+		for (var t = Math.ceil(x0 / step) * step; t <= x0 + w0; t += step) {
+			var x = PAD + (t - x0) * s;
+			var l = document.createElementNS(NS, "line");
+			l.setAttribute("x1", x.toFixed(1)); l.setAttribute("x2", x.toFixed(1));
+			l.setAttribute("y1", y - 12); l.setAttribute("y2", y + 4); l.setAttribute("stroke", "#999");
+			var tx = document.createElementNS(NS, "text");
+			tx.setAttribute("x", (x + 2).toFixed(1)); tx.setAttribute("y", y); tx.setAttribute("fill", "#555");
+			tx.textContent = dur(t);
+			axis.appendChild(l); axis.appendChild(tx);
+		}
+	}
+	var chart = svg.getAttribute("data-topdown") === "true";
 	frames.forEach(function (g) {
 		g.addEventListener("click", function () {
 			var x = +g.getAttribute("data-x"), w = +g.getAttribute("data-w");
 			layout(x, w, +g.getAttribute("data-d"));
-			// The time axis no longer fits the zoomed frames: say the range instead.
-			if (axis) axis.classList.add("hide");
-			reset.textContent = "Reset zoom (showing " + ms(x) + " to " + ms(x + w) + ")";
+			if (chart) {
+				drawAxis(x, w);
+				reset.textContent = "Reset zoom (" + dur(x) + " to " + dur(x + w) + ")";
+			} else {
+				// A merged graph has no time axis: say what the frame holds.
+				reset.textContent = "Reset zoom (" + name(g) + ": " + dur(w) + ", " + (total ? (100 * w / total).toFixed(1) : 0) + "% of all)";
+			}
 			reset.classList.remove("hide");
 		});
 		g.addEventListener("mouseover", function () { details.textContent = g.firstChild.textContent; });
@@ -47,13 +80,14 @@
 	reset.addEventListener("click", function () {
 		layout(0, total, -1);
 		reset.classList.add("hide");
-		if (axis) axis.classList.remove("hide");
+		if (chart) drawAxis(0, total);
 	});
-	function search() {
-		var term = prompt("Search frames (regular expression)", "");
+	var clear = document.getElementById("clear");
+	function search(term) {
+		if (term === undefined) term = prompt("Search frames (regular expression, any case)", "");
 		if (term === null) return;
 		var re;
-		try { re = new RegExp(term); } catch (e) { alert(e); return; }
+		try { re = new RegExp(term, "i"); } catch (e) { alert(e); return; }
 		var hit = [];
 		frames.forEach(function (g) {
 			var r = g.querySelector("rect");
@@ -69,10 +103,13 @@
 			var s = Math.max(h[0], end), e = h[0] + h[1];
 			if (e > s) { sum += e - s; end = e; }
 		});
-		matched.textContent = term === "" ? "" : "Matched: " + (total ? (100 * sum / total).toFixed(1) : 0) + "%";
+		matched.textContent = term === "" ? "" : "Matched " + hit.length + " frames: " + dur(sum) + ", " + (total ? (100 * sum / total).toFixed(1) : 0) + "%";
+		clear.classList.toggle("hide", term === "");
 	}
-	document.getElementById("search").addEventListener("click", search);
+	document.getElementById("search").addEventListener("click", function () { search(); });
+	clear.addEventListener("click", function () { search(""); });
 	window.addEventListener("keydown", function (e) {
 		if ((e.ctrlKey || e.metaKey) && e.key === "f") { e.preventDefault(); search(); }
+		if (e.key === "Escape") search("");
 	});
 })();

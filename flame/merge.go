@@ -11,6 +11,7 @@ import (
 // occurs in the trace, with time summed over its occurrences.
 type Node struct {
 	Name     string
+	Kind     trace.Kind // of the first span merged into it
 	Self     int64 // nanoseconds (or folded values) with no child frame
 	Total    int64
 	Children []*Node // sorted by name, as flamegraph.pl sorts stacks
@@ -69,6 +70,9 @@ func (m *merger) newNode(name string) *Node {
 
 func (m *merger) add(parent *Node, s *trace.Span) {
 	n := m.child(parent, s.Name)
+	if n.Self == 0 && n.Total == 0 && len(n.Children) == 0 && n.Kind == 0 {
+		n.Kind = s.Kind
+	}
 	n.Self += s.Self()
 	for _, c := range s.Children {
 		m.add(n, c)
@@ -84,6 +88,7 @@ func (m *merger) mirrorAll(spans []*trace.Span, minTotal int64) []*Node {
 			continue
 		}
 		n := m.newNode(s.Name)
+		n.Kind = s.Kind
 		n.Self, n.Total = s.Self(), s.Duration()
 		n.Children = m.mirrorAll(s.Children, minTotal)
 		out = append(out, n)

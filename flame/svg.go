@@ -36,6 +36,7 @@ const (
 // rect is one frame to draw: x and w in value units, depth in rows.
 type rect struct {
 	name         string
+	kind         trace.Kind
 	depth        int
 	x, w         int64
 	self         int64
@@ -67,7 +68,7 @@ func WriteFlamegraph(w io.Writer, t *trace.Trace, opt SVGOptions) error {
 		if float64(n.Total)*scale < minWidthPx {
 			return
 		}
-		rects = append(rects, rect{name: n.Name, depth: depth, x: x, w: n.Total, self: n.Self})
+		rects = append(rects, rect{name: n.Name, kind: n.Kind, depth: depth, x: x, w: n.Total, self: n.Self})
 		maxDepth = max(maxDepth, depth)
 		for _, c := range n.Children {
 			walk(c, depth+1, x)
@@ -98,7 +99,7 @@ func WriteFlamechart(w io.Writer, t *trace.Trace, opt SVGOptions) error {
 			}
 			d := len(path) - 1
 			deepest = max(deepest, d)
-			rects = append(rects, rect{name: s.Name, depth: base + d, x: s.Start - origin, w: s.Duration(), self: s.Self(), tooltipStart: t.Timed})
+			rects = append(rects, rect{name: s.Name, kind: s.Kind, depth: base + d, x: s.Start - origin, w: s.Duration(), self: s.Self(), tooltipStart: t.Timed})
 			return true
 		})
 		base += deepest + 1
@@ -121,12 +122,22 @@ var flameJS string
 func writeSVG(w io.Writer, rects []rect, maxDepth int, total, origin int64, topDown bool, opt SVGOptions) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	width := opt.Width
+	// The notes take one line, the first note; all of them are in its
+	// tooltip.
 	var notes []string
 	maxChars := int(float64(opt.Width-2*pad) / (fontSize * fontWidth))
-	for _, n := range opt.Notes {
-		notes = append(notes, wrap(n, maxChars)...)
+	if len(opt.Notes) > 0 {
+		first := opt.Notes[0]
+		if len(opt.Notes) > 1 {
+			first += fmt.Sprintf(" (and %d more notes: hover here)", len(opt.Notes)-1)
+		}
+		notes = wrap(first, maxChars)[:1]
 	}
+	kinds := usedKinds(rects)
 	headerLines := 2 + len(notes)
+	if len(kinds) > 0 {
+		headerLines++
+	}
 	top := pad + headerLines*(fontSize+6) + 8
 	if topDown {
 		top += fontSize + 8 // time axis
@@ -150,15 +161,20 @@ text { font-family: Verdana, sans-serif; font-size: %dpx; fill: #000; }
 	fmt.Fprintf(bw, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" style=\"font-size:%dpx\">%s</text>\n", width/2, y+2, fontSize+5, esc(opt.Title))
 	y += fontSize + 10
 	for _, n := range notes {
-		fmt.Fprintf(bw, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%s</text>\n", width/2, y, esc(n))
+		fmt.Fprintf(bw, "<text id=\"notes\" x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\"><title>%s</title>%s</text>\n", width/2, y, esc(strings.Join(opt.Notes, "\n")), esc(n))
+		y += fontSize + 6
+	}
+	if len(kinds) > 0 {
+		writeLegend(bw, kinds, width, y)
 		y += fontSize + 6
 	}
 	fmt.Fprintf(bw, "<text id=\"reset\" class=\"btn hide\" x=\"%d\" y=\"%d\">Reset zoom</text>\n", pad, pad+fontSize)
 	fmt.Fprintf(bw, "<text id=\"search\" class=\"btn\" x=\"%d\" y=\"%d\" text-anchor=\"end\">Search</text>\n", width-pad, pad+fontSize)
+	fmt.Fprintf(bw, "<text id=\"clear\" class=\"btn hide\" x=\"%d\" y=\"%d\" text-anchor=\"end\">Clear search</text>\n", width-pad-60, pad+fontSize)
 	fmt.Fprintf(bw, "<text id=\"matched\" x=\"%d\" y=\"%d\" text-anchor=\"end\"></text>\n", width-pad, height-pad)
 	fmt.Fprintf(bw, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", pad, height-pad)
 	if topDown {
-		bw.WriteString("<g id=\"axis\">\n")
+		fmt.Fprintf(bw, "<g id=\"axis\" data-y=\"%d\">\n", top-6)
 		writeAxis(bw, top-6, total, width, scale)
 		bw.WriteString("</g>\n")
 	}
@@ -191,7 +207,7 @@ text { font-family: Verdana, sans-serif; font-size: %dpx; fill: #000; }
 		line = append(line, `" height="`...)
 		line = strconv.AppendInt(line, frameHeight-1, 10)
 		line = append(line, `" fill="`...)
-		line = append(line, color(r.name)...)
+		line = append(line, color(r.kind, r.name)...)
 		line = append(line, `" rx="2"/><text x="`...)
 		line = strconv.AppendFloat(line, x+3, 'f', 1, 64)
 		line = append(line, `" y="`...)
@@ -304,18 +320,68 @@ func fitText(name string, wpx float64) string {
 	return string(r[:chars-2]) + ".."
 }
 
-// color picks a warm colour from a hash of the name, so the same frame has
-// the same colour in every graph (flamegraph.pl's "hot" palette range).
-// Host overhead frames get a blue palette to stand apart.
-func color(name string) string {
+// palette gives each kind of span a hue range, so what a frame is shows
+// at a glance (a legend names them); a hash of the name varies the shade
+// within it, so a frame has the same colour in every graph.
+var palette = map[trace.Kind][3][2]int{
+	// kind: {red lo, span}, {green lo, span}, {blue lo, span}
+	trace.KindTrack:    {{200, 30}, {200, 30}, {150, 30}},
+	trace.KindPhase:    {{225, 30}, {170, 50}, {40, 40}},  // amber
+	trace.KindLevel:    {{225, 30}, {190, 40}, {80, 40}},  // light amber
+	trace.KindInitcall: {{215, 40}, {70, 90}, {20, 40}},   // warm red-orange
+	trace.KindProbe:    {{170, 40}, {110, 40}, {60, 30}},  // brown
+	trace.KindWait:     {{150, 50}, {90, 40}, {190, 50}},  // purple
+	trace.KindLine:     {{190, 30}, {190, 30}, {190, 30}}, // grey
+	trace.KindFrame:    {{230, 25}, {120, 60}, {30, 30}},  // orange
+	trace.KindIoctl:    {{40, 40}, {160, 50}, {150, 40}},  // teal
+	trace.KindHost:     {{70, 50}, {130, 50}, {200, 55}},  // blue
+	trace.KindOffCPU:   {{130, 40}, {150, 30}, {170, 30}}, // blue-grey
+	trace.KindSample:   {{90, 50}, {180, 50}, {70, 50}},   // green
+}
+
+// kindOrder is the legend's order.
+var kindOrder = []trace.Kind{trace.KindPhase, trace.KindLevel, trace.KindInitcall, trace.KindProbe, trace.KindFrame, trace.KindWait,
+	trace.KindOffCPU, trace.KindSample, trace.KindLine, trace.KindIoctl, trace.KindHost, trace.KindTrack}
+
+func color(kind trace.Kind, name string) string {
 	h := fnv.New32a()
 	h.Write([]byte(name))
 	v := h.Sum32()
-	a, b, c := v&0xff, (v>>8)&0xff, (v>>16)&0xff
-	if strings.HasPrefix(name, "[host]") {
-		return fmt.Sprintf("rgb(%d,%d,%d)", 80+a%60, 140+b%60, 200+c%55)
+	p, ok := palette[kind]
+	if !ok {
+		p = palette[trace.KindFrame]
 	}
-	return fmt.Sprintf("rgb(%d,%d,%d)", 205+a%50, b%230, c%55)
+	c := func(i int, b uint32) int { return p[i][0] + int(b)%max(p[i][1], 1) }
+	return fmt.Sprintf("rgb(%d,%d,%d)", c(0, v&0xff), c(1, (v>>8)&0xff), c(2, (v>>16)&0xff))
+}
+
+// usedKinds lists the kinds the frames have, in legend order.
+func usedKinds(rects []rect) []trace.Kind {
+	seen := map[trace.Kind]bool{}
+	for _, r := range rects {
+		seen[r.kind] = true
+	}
+	var ks []trace.Kind
+	for _, k := range kindOrder {
+		if seen[k] {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}
+
+// writeLegend draws a swatch in each kind's middle colour and its name.
+func writeLegend(w *bufio.Writer, kinds []trace.Kind, width, y int) {
+	const item = 92
+	x := (width - len(kinds)*item) / 2
+	w.WriteString("<g id=\"legend\">\n")
+	for _, k := range kinds {
+		p := palette[k]
+		fmt.Fprintf(w, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"rgb(%d,%d,%d)\"/><text x=\"%d\" y=\"%d\" fill=\"#555\">%s</text>\n",
+			x, y-9, p[0][0]+p[0][1]/2, p[1][0]+p[1][1]/2, p[2][0]+p[2][1]/2, x+14, y, k)
+		x += item
+	}
+	w.WriteString("</g>\n")
 }
 
 func esc(s string) string {
