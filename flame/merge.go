@@ -12,7 +12,7 @@ import (
 type Node struct {
 	Name     string
 	Kind     trace.Kind // of the first span merged into it
-	Self     int64 // nanoseconds (or folded values) with no child frame
+	Self     int64      // nanoseconds (or folded values) with no child frame
 	Total    int64
 	Children []*Node // sorted by name, as flamegraph.pl sorts stacks
 }
