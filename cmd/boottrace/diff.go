@@ -1,55 +1,106 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/boottrace/boottrace/trace"
 	"github.com/boottrace/boottrace/trace/analysis"
 )
+
+// exitRegressed is diff's exit status when --max-regression is exceeded:
+// apart from 1, the status of every error, so CI tells a slower boot from
+// a broken run.
+const exitRegressed = 3
+
+// regressedError is what diff returns when the boot regressed.
+type regressedError struct{ msg string }
+
+func (e *regressedError) Error() string { return e.msg }
 
 func newDiffCmd() *cobra.Command {
 	var in inputFlags
 	var asJSON, folded bool
 	var top int
-	var out string
+	var out, maxReg, junit string
 	cmd := &cobra.Command{
-		Use:   "diff BASE NEW",
-		Short: "Compare two boots: their wall-clock budgets and the spans that changed",
-		Long: `Compare two boots of any input kinds (kernel logs, BOOT_TRACE flushes,
-recordings, folded stacks): the boot's wall-clock time and each part of its
-budget, then the spans of the critical path whose time changed, matched by
-their path (phase; initcall level; initcall; ...) and never by position,
-the largest change first. Spans found on one side only are listed as added
-or removed. Thread and process ids in names are ignored.
+		Use:   "diff BASE NEW | diff BASE... -- NEW...",
+		Short: "Compare boots: their wall-clock budgets and the spans that changed, real or noise",
+		Long: `Compare two boots, or two groups of boots, of any input kinds (kernel logs,
+BOOT_TRACE flushes, recordings, folded stacks): the boot's wall-clock time and
+each part of its budget, then the spans of the critical path whose time
+changed, matched by their path (phase; initcall level; initcall; ...) and
+never by position, the largest change first. Spans found on one side only
+are listed as added or removed. Thread and process ids in names are ignored.
 
---folded writes flamegraph.pl's differential format ("stack BASE NEW", self
-time in nanoseconds): flamegraph.pl draws NEW coloured by the change.
+With several runs a side (BASE... -- NEW...), values are medians, and every
+change comes with the Hodges–Lehmann estimate of the shift, its 95% interval
+and the p-value of a Mann–Whitney U test (no assumption that the noise is
+normal); "*" marks a change significant at p < 0.05. One boot against another
+is one sample each: under emulation, run-to-run noise is a few percent.
 
-One boot against another is one sample each: under emulation, run-to-run
-noise is a few percent, so a small change may be noise.`,
+--max-regression 5% (or 2ms) makes diff a CI gate: it exits with status 3
+(not 1, the status of errors) when the boot's total or any span regressed
+significantly beyond the limit, naming them; --junit FILE also writes the
+verdict as JUnit XML. --folded writes flamegraph.pl's differential format
+("stack BASE NEW", self time in nanoseconds).`,
 		Example: `  boottrace diff before.log after.log
-  boottrace diff --system-map System.map old.trace new.trace
+  boottrace diff runs/a/*.log -- runs/b/*.log
+  boottrace diff --max-regression 5% --junit boot.xml base/*.trace -- new/*.trace
   boottrace diff --folded a.log b.log | flamegraph.pl > diff.svg`,
-		Args: cobra.ExactArgs(2),
+		Args: func(cmd *cobra.Command, args []string) error {
+			dash := cmd.ArgsLenAtDash()
+			if dash < 0 && len(args) != 2 {
+				return errors.New("give BASE and NEW, or BASE... -- NEW...")
+			}
+			if dash == 0 || dash == len(args) {
+				return errors.New("give at least one boot on each side of --")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if asJSON && folded {
 				return fmt.Errorf("--json and --folded exclude each other")
 			}
+			var limit analysis.Limit
+			if maxReg != "" {
+				var err error
+				if limit, err = analysis.ParseLimit(maxReg); err != nil {
+					return fmt.Errorf("--max-regression: %w", err)
+				}
+			}
 			if err := checkOutput(out, inputArgs(args)...); err != nil {
 				return err
 			}
-			base, err := in.load(cmd, args[:1])
+			dash := cmd.ArgsLenAtDash()
+			if dash < 0 {
+				dash = 1
+			}
+			load := func(names []string) ([]*trace.Trace, error) {
+				var ts []*trace.Trace
+				for _, n := range names {
+					t, err := in.load(cmd, []string{n})
+					if err != nil {
+						return nil, err
+					}
+					ts = append(ts, t)
+				}
+				return ts, nil
+			}
+			base, err := load(args[:dash])
 			if err != nil {
 				return err
 			}
-			next, err := in.load(cmd, args[1:])
+			next, err := load(args[dash:])
 			if err != nil {
 				return err
 			}
-			d := analysis.Compare(base, next, top)
-			return writeTo(cmd, out, func(w io.Writer) error {
+			d := analysis.CompareRuns(base, next, top)
+			if err := writeTo(cmd, out, func(w io.Writer) error {
 				switch {
 				case asJSON:
 					return d.WriteJSON(w)
@@ -57,13 +108,47 @@ noise is a few percent, so a small change may be noise.`,
 					return d.WriteFolded(w)
 				}
 				return d.WriteText(w)
-			})
+			}); err != nil {
+				return err
+			}
+			if maxReg == "" {
+				return nil
+			}
+			regs := d.Regressions(limit)
+			if junit != "" {
+				if err := writeTo(cmd, junit, func(w io.Writer) error { return analysis.WriteJUnit(w, maxReg, regs) }); err != nil {
+					return err
+				}
+			}
+			if len(regs) == 0 {
+				return nil
+			}
+			var names []string
+			for i, r := range regs {
+				if i == 10 {
+					names = append(names, fmt.Sprintf("and %d more", len(regs)-10))
+					break
+				}
+				names = append(names, fmt.Sprintf("%s (+%s)", r.Path, trace.FormatDuration(r.Shift)))
+			}
+			return &regressedError{fmt.Sprintf("regressed beyond %s: %s", maxReg, strings.Join(names, "; "))}
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "write JSON")
 	cmd.Flags().BoolVar(&folded, "folded", false, "write differential folded stacks (stack BASE NEW) for flamegraph.pl")
 	cmd.Flags().IntVarP(&top, "top", "n", 25, "how many changed spans to list (-1: all)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to `FILE` instead of stdout")
+	cmd.Flags().StringVar(&maxReg, "max-regression", "", "exit with status 3 when the boot or a span regressed (significantly, with several runs) beyond this: `LIMIT` such as 5% or 2ms")
+	cmd.Flags().StringVar(&junit, "junit", "", "with --max-regression, write the verdict as JUnit XML to `FILE`")
 	in.register(cmd)
 	return cmd
+}
+
+// exitStatus is the process's status for an error Execute returned.
+func exitStatus(err error) int {
+	var reg *regressedError
+	if errors.As(err, &reg) {
+		return exitRegressed
+	}
+	return 1
 }

@@ -11,6 +11,6 @@ import (
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "boottrace:", err)
-		os.Exit(1)
+		os.Exit(exitStatus(err))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
@@ -179,5 +180,35 @@ func TestSymbolHint(t *testing.T) {
 	_, stderr, err := run(t, "", "summary", filepath.Join("..", "..", "examples", "boottrace-6.1", "up.log"))
 	if err != nil || !strings.Contains(stderr, "--system-map") {
 		t.Errorf("no hint to pass --system-map: %v\n%s", err, stderr)
+	}
+}
+
+// TestDiffGate checks diff as a CI gate: beyond the limit it fails with
+// its own exit status (3, not 1) and writes a JUnit failure; within it,
+// and for the same boots on both sides, it passes.
+func TestDiffGate(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples", "boottrace-6.1")
+	up, ip := filepath.Join(dir, "up.log"), filepath.Join(dir, "up-ip.log")
+	junit := filepath.Join(t.TempDir(), "boot.xml")
+	_, _, err := run(t, "", "diff", "--max-regression", "1%", "--junit", junit, up, ip)
+	if exitStatus(err) != exitRegressed || !strings.Contains(fmt.Sprint(err), "boot total") {
+		t.Errorf("a 2.3%% slower boot against a 1%% limit: %v (status %d)", err, exitStatus(err))
+	}
+	var suite struct {
+		Failures int `xml:"failures,attr"`
+	}
+	b, _ := os.ReadFile(junit)
+	if err := xml.Unmarshal(b, &suite); err != nil || suite.Failures != 1 {
+		t.Errorf("JUnit: %v, %d failures, want 1:\n%s", err, suite.Failures, b)
+	}
+	if _, _, err := run(t, "", "diff", "--max-regression", "5%", up, ip); err != nil {
+		t.Errorf("within a 5%% limit: %v", err)
+	}
+	smp := filepath.Join(dir, "smp.log")
+	if _, _, err := run(t, "", "diff", "--max-regression", "2ms", up, smp, "--", up, smp); err != nil {
+		t.Errorf("the same boots on both sides: %v", err)
+	}
+	if _, _, err := run(t, "", "diff", "--max-regression", "fast", up, ip); err == nil || exitStatus(err) != 1 {
+		t.Errorf("a bad limit: %v, want an ordinary error", err)
 	}
 }

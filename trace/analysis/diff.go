@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,8 +18,12 @@ import (
 // spans of their critical paths matched by path (phase; initcall; ...),
 // never by position.
 type Diff struct {
+	// Runs are how many boots each side has; with several, Base and New
+	// are medians and Total says whether the change is significant.
+	Runs  [2]int       `json:"runs"`
 	Base  int64        `json:"base_total_ns"`
 	New   int64        `json:"new_total_ns"`
+	Total *Shift       `json:"total_shift,omitempty"`
 	Parts []PartChange `json:"parts"`
 	// Changes are the span paths whose time changed, the largest change
 	// first; spans on one side only are "added" or "removed".
@@ -44,6 +50,11 @@ type Change struct {
 	BaseSelf int64  `json:"base_self_ns"`
 	NewSelf  int64  `json:"new_self_ns"`
 	Status   string `json:"status"` // "changed", "added" or "removed"
+	// With several runs a side: medians above, the shift of the totals,
+	// and in how many runs the path was present.
+	Shift    *Shift `json:"shift,omitempty"`
+	BaseRuns int    `json:"base_runs,omitempty"`
+	NewRuns  int    `json:"new_runs,omitempty"`
 }
 
 // instance matches what differs between two boots of the same thing
@@ -56,56 +67,143 @@ func normalize(name string) string {
 
 // Compare diffs two boots, keeping the n largest changes (all with n < 0).
 func Compare(base, next *trace.Trace, n int) *Diff {
-	d := &Diff{}
-	bb, okb := BudgetOf(base)
-	nb, okn := BudgetOf(next)
-	bv, nv := base, next
-	if okb && okn {
-		bv, nv = bb.Path, nb.Path
-		d.Base, d.New = bb.Total, nb.Total
-		d.Parts = diffParts(bb.Parts, nb.Parts)
-	} else {
-		d.Base, d.New = totalTime(base), totalTime(next)
-		d.Notes = append(d.Notes, "one side has no clock (folded stacks): every track's time is compared, not a wall-clock budget")
+	return CompareRuns([]*trace.Trace{base}, []*trace.Trace{next}, n)
+}
+
+// side is one group of runs, reduced to what is compared.
+type side struct {
+	totals []float64
+	parts  map[string][]float64
+	paths  []map[string]*stat
+	clock  bool
+	raw    bool
+}
+
+func sideOf(runs []*trace.Trace) side {
+	sd := side{parts: map[string][]float64{}, clock: true}
+	var order []string
+	for i, t := range runs {
+		view := t
+		if b, ok := BudgetOf(t); ok {
+			view = b.Path
+			sd.totals = append(sd.totals, float64(b.Total))
+			for _, p := range b.Parts {
+				if _, seen := sd.parts[p.Name]; !seen {
+					order = append(order, p.Name)
+				}
+				for len(sd.parts[p.Name]) < i {
+					sd.parts[p.Name] = append(sd.parts[p.Name], 0)
+				}
+				sd.parts[p.Name] = append(sd.parts[p.Name], float64(p.Duration))
+			}
+		} else {
+			sd.clock = false
+			sd.totals = append(sd.totals, float64(totalTime(t)))
+		}
+		sd.paths = append(sd.paths, pathStats(view))
+		sd.raw = sd.raw || !symbolized(view)
 	}
-	bs, ns := pathStats(bv), pathStats(nv)
-	keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range bs {
-			if !yield(k) {
-				return
-			}
+	for _, name := range order {
+		for len(sd.parts[name]) < len(runs) {
+			sd.parts[name] = append(sd.parts[name], 0)
 		}
-		for k := range ns {
-			if _, dup := bs[k]; !dup && !yield(k) {
-				return
-			}
-		}
-	})
-	for _, k := range keys {
-		c := Change{Path: k, Status: "changed"}
-		if s, ok := bs[k]; ok {
-			c.Base, c.BaseSelf = s.total, s.self
+	}
+	return sd
+}
+
+// values is a path's totals and self times over a side's runs (0 where it
+// is absent), and in how many runs it is present.
+func (sd side) values(path string) (totals, selfs []float64, present int) {
+	for _, m := range sd.paths {
+		if st, ok := m[path]; ok {
+			present++
+			totals, selfs = append(totals, float64(st.total)), append(selfs, float64(st.self))
 		} else {
+			totals, selfs = append(totals, 0), append(selfs, 0)
+		}
+	}
+	return totals, selfs, present
+}
+
+func med(v []float64) int64 {
+	s := slices.Sorted(slices.Values(v))
+	return int64(math.Round(median(s)))
+}
+
+// CompareRuns diffs two groups of boots: medians, and with more than one
+// run a side, the Hodges–Lehmann shift of each path with a Mann–Whitney
+// test, so that noise is told from a real change.
+func CompareRuns(base, next []*trace.Trace, n int) *Diff {
+	bs, ns := sideOf(base), sideOf(next)
+	multi := len(base) > 1 || len(next) > 1
+	d := &Diff{Runs: [2]int{len(base), len(next)}, Base: med(bs.totals), New: med(ns.totals)}
+	if multi {
+		sh := Compare2(bs.totals, ns.totals)
+		d.Total = &sh
+	}
+	if !bs.clock || !ns.clock {
+		d.Notes = append(d.Notes, "one side has no clock (folded stacks): every track's time is compared, not a wall-clock budget")
+	} else {
+		for _, name := range slices.Sorted(maps.Keys(bs.parts)) {
+			if _, ok := ns.parts[name]; !ok {
+				d.Parts = append(d.Parts, PartChange{Name: name, Base: med(bs.parts[name])})
+			}
+		}
+		var names []string
+		for name := range ns.parts {
+			names = append(names, name)
+		}
+		for _, name := range slices.Sorted(slices.Values(names)) {
+			pc := PartChange{Name: name, New: med(ns.parts[name])}
+			if v, ok := bs.parts[name]; ok {
+				pc.Base = med(v)
+			}
+			d.Parts = append(d.Parts, pc)
+		}
+		slices.SortStableFunc(d.Parts, func(a, b PartChange) int { return cmp.Compare(max(b.Base, b.New), max(a.Base, a.New)) })
+	}
+	keys := map[string]bool{}
+	for _, sd := range []side{bs, ns} {
+		for _, m := range sd.paths {
+			for k := range m {
+				keys[k] = true
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		bt, bself, bp := bs.values(k)
+		nt, nself, np := ns.values(k)
+		c := Change{Path: k, Status: "changed", Base: med(bt), New: med(nt), BaseSelf: med(bself), NewSelf: med(nself)}
+		switch {
+		case bp == 0:
 			c.Status = "added"
-		}
-		if s, ok := ns[k]; ok {
-			c.New, c.NewSelf = s.total, s.self
-		} else {
+		case np == 0:
 			c.Status = "removed"
 		}
+		if multi {
+			sh := Compare2(bt, nt)
+			c.Shift, c.BaseRuns, c.NewRuns = &sh, bp, np
+		}
 		d.paths = append(d.paths, c)
-		if c.Base != c.New {
+		if c.Base != c.New || (c.Shift != nil && c.Shift.Estimate != 0) {
 			d.Changes = append(d.Changes, c)
 		}
 	}
-	slices.SortStableFunc(d.Changes, func(a, b Change) int {
-		return cmp.Compare(abs(b.New-b.Base), abs(a.New-a.Base))
-	})
+	size := func(c Change) float64 {
+		if c.Shift != nil {
+			return math.Abs(c.Shift.Estimate)
+		}
+		return float64(abs(c.New - c.Base))
+	}
+	slices.SortStableFunc(d.Changes, func(a, b Change) int { return cmp.Compare(size(b), size(a)) })
 	if n >= 0 && len(d.Changes) > n {
 		d.Changes = d.Changes[:n]
 	}
-	if symbolized(bv) != symbolized(nv) {
+	if bs.raw != ns.raw {
 		d.Notes = append(d.Notes, "one side has raw addresses (0xffff...) where the other has names: give both the same --system-map or --vmlinux")
+	}
+	if multi {
+		d.Notes = append(d.Notes, fmt.Sprintf("changes: medians of %d and %d runs; shift = Hodges–Lehmann estimate with its 95%% interval, p from the Mann–Whitney U test; significant when p < %.2f", len(base), len(next), Alpha))
 	}
 	return d
 }
@@ -118,23 +216,6 @@ func totalTime(t *trace.Trace) int64 {
 		s += tr.Duration()
 	}
 	return s
-}
-
-func diffParts(base, next []Part) []PartChange {
-	var out []PartChange
-	idx := map[string]int{}
-	for _, p := range base {
-		idx[p.Name] = len(out)
-		out = append(out, PartChange{Name: p.Name, Base: p.Duration})
-	}
-	for _, p := range next {
-		if i, ok := idx[p.Name]; ok {
-			out[i].New = p.Duration
-		} else {
-			out = append(out, PartChange{Name: p.Name, New: p.Duration})
-		}
-	}
-	return out
 }
 
 type stat struct{ total, self int64 }
@@ -183,18 +264,46 @@ func symbolized(t *trace.Trace) bool {
 // WriteText prints the diff as a table, the boot's total and its parts
 // first.
 func (d *Diff) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "Boot: %s → %s (%s)\n", trace.FormatDuration(d.Base), trace.FormatDuration(d.New), change(d.Base, d.New))
+	fmt.Fprintf(w, "Boot: %s → %s (%s)", trace.FormatDuration(d.Base), trace.FormatDuration(d.New), change(d.Base, d.New))
+	if d.Total != nil {
+		fmt.Fprintf(w, "; medians of %d → %d runs; shift %s", d.Runs[0], d.Runs[1], shiftText(*d.Total))
+	}
+	fmt.Fprintln(w)
 	for _, p := range d.Parts {
 		fmt.Fprintf(w, "  %-40s %12s → %12s  %s\n", p.Name, trace.FormatDuration(p.Base), trace.FormatDuration(p.New), change(p.Base, p.New))
 	}
-	fmt.Fprintf(w, "\nLargest changes (span paths of the critical path, by total time)\n%12s %12s %22s  %-8s %s\n", "BASE", "NEW", "CHANGE", "STATUS", "PATH")
-	for _, c := range d.Changes {
-		fmt.Fprintf(w, "%12s %12s %22s  %-8s %s\n", trace.FormatDuration(c.Base), trace.FormatDuration(c.New), change(c.Base, c.New), c.Status, c.Path)
+	fmt.Fprintf(w, "\nLargest changes (span paths of the critical path, by total time)\n")
+	if d.Total != nil {
+		fmt.Fprintf(w, "%12s %12s %-44s %6s  %-8s %s\n", "BASE", "NEW", "SHIFT [95% INTERVAL]", "RUNS", "STATUS", "PATH")
+		for _, c := range d.Changes {
+			fmt.Fprintf(w, "%12s %12s %-44s %6s  %-8s %s\n", trace.FormatDuration(c.Base), trace.FormatDuration(c.New), shiftText(*c.Shift), fmt.Sprintf("%d/%d", c.BaseRuns, c.NewRuns), c.Status, c.Path)
+		}
+	} else {
+		fmt.Fprintf(w, "%12s %12s %22s  %-8s %s\n", "BASE", "NEW", "CHANGE", "STATUS", "PATH")
+		for _, c := range d.Changes {
+			fmt.Fprintf(w, "%12s %12s %22s  %-8s %s\n", trace.FormatDuration(c.Base), trace.FormatDuration(c.New), change(c.Base, c.New), c.Status, c.Path)
+		}
 	}
 	for _, n := range d.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", n)
 	}
 	return nil
+}
+
+// shiftText is a shift with its interval, starred when significant.
+func shiftText(s Shift) string {
+	f := func(v float64) string {
+		d := trace.FormatDuration(int64(math.Round(v)))
+		if v >= 0 {
+			d = "+" + d
+		}
+		return d
+	}
+	t := fmt.Sprintf("%s [%s, %s] p=%.3f", f(s.Estimate), f(s.Low), f(s.High), s.P)
+	if s.Significant() {
+		t += " *"
+	}
+	return t
 }
 
 func change(base, next int64) string {

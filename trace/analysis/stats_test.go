@@ -1,0 +1,53 @@
+package analysis
+
+import (
+	"math"
+	"testing"
+)
+
+// TestCompare2 checks the statistics against values worked out by hand.
+func TestCompare2(t *testing.T) {
+	// Every NEW above every BASE: U = 0. With 5 and 5 values, the exact
+	// two-sided p is 2/C(10,5) = 2/252; the 25 differences run from 6 to
+	// 14 with median 10 (the Hodges–Lehmann estimate).
+	base := []float64{10, 11, 12, 13, 14}
+	next := []float64{20, 21, 22, 23, 24}
+	s := Compare2(base, next)
+	if math.Abs(s.P-2.0/252) > 1e-12 || s.Estimate != 10 {
+		t.Errorf("shifted groups: %+v, want p = 2/252 and estimate 10", s)
+	}
+	// The 95% interval from the normal approximation: k = floor(12.5 -
+	// 1.96 × sqrt(25 × 11 / 12)) = floor(3.117) = 3: the 4th smallest and
+	// 4th largest differences, 8 and 12.
+	if s.Low != 8 || s.High != 12 || !s.Significant() {
+		t.Errorf("interval [%v, %v], significant %v; want [8, 12], true", s.Low, s.High, s.Significant())
+	}
+	// The same values on both sides: no shift.
+	s = Compare2(base, base)
+	if s.Estimate != 0 || s.Significant() || s.P != 1 {
+		t.Errorf("A/A: %+v, want estimate 0, p 1", s)
+	}
+	// Interleaved values: U = 12 of 25 -> not significant.
+	s = Compare2([]float64{1, 3, 5, 7, 9}, []float64{2, 4, 6, 8, 10})
+	if s.Significant() || s.Estimate != 1 {
+		t.Errorf("interleaved: %+v, want estimate 1, not significant", s)
+	}
+	// Ties use the normal approximation: still clearly significant here.
+	s = Compare2([]float64{1, 1, 2, 2, 2, 3}, []float64{5, 5, 6, 6, 7, 7})
+	if !s.Significant() {
+		t.Errorf("tied shifted groups: %+v, want significant", s)
+	}
+}
+
+func TestParseLimit(t *testing.T) {
+	for in, want := range map[string]Limit{"5%": {Fraction: 0.05}, "2ms": {Duration: 2e6}, "1.5s": {Duration: 1.5e9}, "500us": {Duration: 500e3}} {
+		if got, err := ParseLimit(in); err != nil || got != want {
+			t.Errorf("ParseLimit(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "fast", "-5%", "5"} {
+		if _, err := ParseLimit(bad); err == nil {
+			t.Errorf("ParseLimit(%q) succeeded", bad)
+		}
+	}
+}
