@@ -434,3 +434,42 @@ func TestBootTraceKASAN(t *testing.T) {
 		t.Error("the KASAN boot's trace lacks start_kernel or kernel_init_freeable")
 	}
 }
+
+// TestBench boots the same kernel four times without and four times with
+// ip= (the ~10 ms msleep of ip_auto_config), interleaved, through
+// "boottrace bench": the diff must put ip_auto_config first and call its
+// change significant (with 4 against 4 runs all ordered, p = 2/70).
+func TestBench(t *testing.T) {
+	needTools(t)
+	build := buildKernel(t, "6.1", "microvm", "boottrace")
+	dir := t.TempDir()
+	initramfs := filepath.Join(dir, "initramfs.cpio.gz")
+	if out, err := exec.Command("./init/mkinitramfs.sh", initramfs).CombinedOutput(); err != nil {
+		t.Fatalf("mkinitramfs: %v\n%s", err, out)
+	}
+	bin := filepath.Join(dir, "boottrace")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/boottrace").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	kernel := filepath.Join(build, "arch/x86/boot/bzImage")
+	net := "QEMU_EXTRA='-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0'"
+	cmd := exec.Command(bin, "bench", "--runs", "4", "-o", filepath.Join(dir, "runs"), "--system-map", filepath.Join(build, "System.map"),
+		"--vs", net+" ./boot.sh "+kernel+" "+initramfs+" - ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off",
+		"--", "./boot.sh", kernel, initramfs, "-")
+	cmd.Env = append(os.Environ(), "MEM=128", "MACHINE=microvm,acpi=off")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "boottrace: run "); n != 8 {
+		t.Errorf("%d progress lines, want 8:\n%s", n, stderr.String())
+	}
+	// The first change of the table, and whether it is significant.
+	_, table, _ := strings.Cut(string(out), "PATH\n")
+	first, _, _ := strings.Cut(table, "\n")
+	if !strings.Contains(first, "ip_auto_config") || !strings.Contains(first, " *") {
+		t.Errorf("the first change is not a significant change under ip_auto_config:\n%s", out)
+	}
+}

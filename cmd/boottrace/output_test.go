@@ -150,8 +150,8 @@ func TestDeepNesting(t *testing.T) {
 }
 
 // TestDiffExamples diffs two real boots of one kernel, without and with
-// ip= on its command line: the 10 ms msleep of ip_auto_config must lead
-// the changes.
+// ip= on its command line: the 10 ms msleep of ip_auto_config (the time
+// off the CPU in it) must lead the changes.
 func TestDiffExamples(t *testing.T) {
 	dir := filepath.Join("..", "..", "examples", "boottrace-6.1")
 	out, _, err := run(t, "", "diff", "--json", "--system-map", filepath.Join(dir, "System.map-up.gz"), filepath.Join(dir, "up.log"), filepath.Join(dir, "up-ip.log"))
@@ -169,7 +169,7 @@ func TestDiffExamples(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Changes) == 0 || !strings.HasSuffix(d.Changes[0].Path, ";ip_auto_config") || d.Changes[0].New-d.Changes[0].Base < 10e6 {
+	if len(d.Changes) == 0 || !strings.Contains(d.Changes[0].Path, ";ip_auto_config;msleep") || d.Changes[0].New-d.Changes[0].Base < 10e6 {
 		t.Errorf("the first change is not ip_auto_config, longer by 10 ms or more: %+v", d.Changes[:min(3, len(d.Changes))])
 	}
 }

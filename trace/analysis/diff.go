@@ -52,9 +52,10 @@ type Change struct {
 	Status   string `json:"status"` // "changed", "added" or "removed"
 	// With several runs a side: medians above, the shift of the totals,
 	// and in how many runs the path was present.
-	Shift    *Shift `json:"shift,omitempty"`
-	BaseRuns int    `json:"base_runs,omitempty"`
-	NewRuns  int    `json:"new_runs,omitempty"`
+	Shift     *Shift `json:"shift,omitempty"`
+	SelfShift *Shift `json:"self_shift,omitempty"`
+	BaseRuns  int    `json:"base_runs,omitempty"`
+	NewRuns   int    `json:"new_runs,omitempty"`
 }
 
 // instance matches what differs between two boots of the same thing
@@ -181,19 +182,22 @@ func CompareRuns(base, next []*trace.Trace, n int) *Diff {
 			c.Status = "removed"
 		}
 		if multi {
-			sh := Compare2(bt, nt)
-			c.Shift, c.BaseRuns, c.NewRuns = &sh, bp, np
+			sh, self := Compare2(bt, nt), Compare2(bself, nself)
+			c.Shift, c.SelfShift, c.BaseRuns, c.NewRuns = &sh, &self, bp, np
 		}
 		d.paths = append(d.paths, c)
-		if c.Base != c.New || (c.Shift != nil && c.Shift.Estimate != 0) {
+		if c.Base != c.New || c.BaseSelf != c.NewSelf || (c.Shift != nil && c.Shift.Estimate != 0) {
 			d.Changes = append(d.Changes, c)
 		}
 	}
+	// The largest change in a span's own time first: an ancestor's total
+	// grows with every change under it, and would list the same change
+	// once per level.
 	size := func(c Change) float64 {
-		if c.Shift != nil {
-			return math.Abs(c.Shift.Estimate)
+		if c.SelfShift != nil {
+			return math.Abs(c.SelfShift.Estimate)
 		}
-		return float64(abs(c.New - c.Base))
+		return float64(abs(c.NewSelf - c.BaseSelf))
 	}
 	slices.SortStableFunc(d.Changes, func(a, b Change) int { return cmp.Compare(size(b), size(a)) })
 	if n >= 0 && len(d.Changes) > n {
@@ -272,7 +276,7 @@ func (d *Diff) WriteText(w io.Writer) error {
 	for _, p := range d.Parts {
 		fmt.Fprintf(w, "  %-40s %12s → %12s  %s\n", p.Name, trace.FormatDuration(p.Base), trace.FormatDuration(p.New), change(p.Base, p.New))
 	}
-	fmt.Fprintf(w, "\nLargest changes (span paths of the critical path, by total time)\n")
+	fmt.Fprintf(w, "\nLargest changes (span paths of the critical path, by the change in their own time; times are totals)\n")
 	if d.Total != nil {
 		fmt.Fprintf(w, "%12s %12s %-44s %6s  %-8s %s\n", "BASE", "NEW", "SHIFT [95% INTERVAL]", "RUNS", "STATUS", "PATH")
 		for _, c := range d.Changes {
