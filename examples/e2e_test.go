@@ -455,7 +455,8 @@ func TestBench(t *testing.T) {
 	net := "QEMU_EXTRA='-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0'"
 	cmd := exec.Command(bin, "bench", "--runs", "4", "-o", filepath.Join(dir, "runs"), "--system-map", filepath.Join(build, "System.map"),
 		"--vs", net+" ./boot.sh "+kernel+" "+initramfs+" - ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off",
-		"--", "./boot.sh", kernel, initramfs, "-")
+		"--", "/bin/sh", "-c", net+" ./boot.sh "+kernel+" "+initramfs+" -")
+	// Both sides have the same network device: only ip= differs.
 	cmd.Env = append(os.Environ(), "MEM=128", "MACHINE=microvm,acpi=off")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -199,7 +199,19 @@ func CompareRuns(base, next []*trace.Trace, n int) *Diff {
 		}
 		return float64(abs(c.NewSelf - c.BaseSelf))
 	}
-	slices.SortStableFunc(d.Changes, func(a, b Change) int { return cmp.Compare(size(b), size(a)) })
+	// Significant changes first (with several runs), then by size.
+	sig := func(c Change) int {
+		if c.SelfShift != nil && (c.SelfShift.Significant() || c.Shift.Significant()) {
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(d.Changes, func(a, b Change) int {
+		if c := cmp.Compare(sig(b), sig(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(size(b), size(a))
+	})
 	if n >= 0 && len(d.Changes) > n {
 		d.Changes = d.Changes[:n]
 	}
@@ -207,7 +219,7 @@ func CompareRuns(base, next []*trace.Trace, n int) *Diff {
 		d.Notes = append(d.Notes, "one side has raw addresses (0xffff...) where the other has names: give both the same --system-map or --vmlinux")
 	}
 	if multi {
-		d.Notes = append(d.Notes, fmt.Sprintf("changes: medians of %d and %d runs; shift = Hodges–Lehmann estimate with its 95%% interval, p from the Mann–Whitney U test; significant when p < %.2f", len(base), len(next), Alpha))
+		d.Notes = append(d.Notes, fmt.Sprintf("changes: medians of %d and %d runs; shift = Hodges–Lehmann estimate with its 95%% interval, p from the Mann–Whitney U test; significant (*) when p < %.2f, listed first; with hundreds of spans compared, about 5%% of unchanged ones show as significant by chance: trust a change that is large, or seen again", len(base), len(next), Alpha))
 	}
 	return d
 }
