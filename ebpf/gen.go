@@ -1,4 +1,4 @@
 package ebpf
 
-//go:generate go test -run ^TestKindsHeader$ -update .
+//go:generate go run ./internal/kindsh bpf/kinds.h
 //go:generate go tool bpf2go -tags linux -target amd64 -type event -cc clang -cflags "-O2 -g -Wall -Werror" probes bpf/probes.c -- -I/usr/include/x86_64-linux-gnu

@@ -304,6 +304,7 @@ func programs(ps *probesPrograms) map[Kind]*ebpf.Program {
 		tracefile.KindSchedSwitch: ps.SchedSwitch, tracefile.KindFork: ps.SchedProcessFork,
 		tracefile.KindExec: ps.SchedProcessExec, tracefile.KindExit: ps.SchedProcessExit,
 		tracefile.KindMinorFaultDone: ps.MinorFaultDone, tracefile.KindMajorFaultDone: ps.MajorFaultDone,
+		tracefile.KindPageAlloc: ps.MmPageAlloc,
 	}
 }
 

@@ -47,6 +47,7 @@ const (
 	probesProgKvmWriteTscOffset = "kvm_write_tsc_offset"
 	probesProgMajorFaultDone    = "major_fault_done"
 	probesProgMinorFaultDone    = "minor_fault_done"
+	probesProgMmPageAlloc       = "mm_page_alloc"
 	probesProgPageFaultKernel   = "page_fault_kernel"
 	probesProgPageFaultUser     = "page_fault_user"
 	probesProgSchedProcessExec  = "sched_process_exec"
@@ -116,6 +117,7 @@ type probesProgramSpecs struct {
 	KvmWriteTscOffset *ebpf.ProgramSpec `ebpf:"kvm_write_tsc_offset"`
 	MajorFaultDone    *ebpf.ProgramSpec `ebpf:"major_fault_done"`
 	MinorFaultDone    *ebpf.ProgramSpec `ebpf:"minor_fault_done"`
+	MmPageAlloc       *ebpf.ProgramSpec `ebpf:"mm_page_alloc"`
 	PageFaultKernel   *ebpf.ProgramSpec `ebpf:"page_fault_kernel"`
 	PageFaultUser     *ebpf.ProgramSpec `ebpf:"page_fault_user"`
 	SchedProcessExec  *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
@@ -217,6 +219,7 @@ type probesPrograms struct {
 	KvmWriteTscOffset *ebpf.Program `ebpf:"kvm_write_tsc_offset"`
 	MajorFaultDone    *ebpf.Program `ebpf:"major_fault_done"`
 	MinorFaultDone    *ebpf.Program `ebpf:"minor_fault_done"`
+	MmPageAlloc       *ebpf.Program `ebpf:"mm_page_alloc"`
 	PageFaultKernel   *ebpf.Program `ebpf:"page_fault_kernel"`
 	PageFaultUser     *ebpf.Program `ebpf:"page_fault_user"`
 	SchedProcessExec  *ebpf.Program `ebpf:"sched_process_exec"`
@@ -239,6 +242,7 @@ func (p *probesPrograms) Close() error {
 		p.KvmWriteTscOffset,
 		p.MajorFaultDone,
 		p.MinorFaultDone,
+		p.MmPageAlloc,
 		p.PageFaultKernel,
 		p.PageFaultUser,
 		p.SchedProcessExec,

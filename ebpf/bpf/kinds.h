@@ -1,4 +1,4 @@
-// Code generated from trace/tracefile/kind.go by "go test ./ebpf -run TestKindsHeader -update"; DO NOT EDIT.
+// Code generated from trace/tracefile/kind.go by "go generate ./ebpf"; DO NOT EDIT.
 
 // Event kinds: struct event's kind, and counters[1 + kind].
 enum event_kind {
@@ -20,4 +20,5 @@ enum event_kind {
 	KIND_EXIT = 16, // sched:sched_process_exit
 	KIND_MINOR_FAULT_DONE = 17, // software:minor-faults
 	KIND_MAJOR_FAULT_DONE = 18, // software:major-faults
+	KIND_PAGE_ALLOC = 19, // kmem:mm_page_alloc
 };

@@ -221,6 +221,12 @@ int sched_process_fork(void *ctx)
 	return submit(ctx, KIND_FORK, id);
 }
 
+// Pages the host allocates for the VMM's threads, whatever the path: a
+// fault, KVM resolving an EPT/NPT violation through get_user_pages (no
+// #PF, no fault event), MADV_POPULATE, -mem-prealloc. The order tells
+// 4 KiB pages from 2 MiB ones.
+SEC("tracepoint/kmem/mm_page_alloc") int mm_page_alloc(void *ctx) { return emit(ctx, KIND_PAGE_ALLOC); }
+
 SEC("tracepoint/sched/sched_process_exec")
 int sched_process_exec(void *ctx)
 {

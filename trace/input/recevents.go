@@ -55,7 +55,7 @@ type openFault struct {
 
 func newRecBuilder(t *trace.Trace, hdr *tracefile.Header, opt ReadOptions) *recBuilder {
 	return &recBuilder{
-		t: t, hdr: hdr, threads: map[uint32]*thread{}, byKind: map[tracefile.Kind]uint64{}, tscOffs: map[int64][]tscOffset{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{},
+		t: t, hdr: hdr, threads: map[uint32]*thread{}, byKind: map[tracefile.Kind]uint64{}, tscOffs: map[int64][]tscOffset{}, pages: map[int64]int{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{},
 		syms: opt.Symbols, origin: -1, faults: map[string]int{}, accesses: map[string]int{}, emulated: map[uint64]int{},
 	}
 }
@@ -94,6 +94,21 @@ type recBuilder struct {
 	// when it set none: the guest's TSC is then scaled.
 	tscOffs map[int64][]tscOffset
 	tscKHz  int64
+	// pages counts the host's page allocations by order.
+	pages map[int64]int
+}
+
+// pageSize names the size of a page allocation of the given order.
+func pageSize(order int64) string {
+	switch order {
+	case 0:
+		return "4 KiB"
+	case 9:
+		return "2 MiB"
+	case 18:
+		return "1 GiB"
+	}
+	return fmt.Sprintf("order %d, %d KiB", order, 4<<order)
 }
 
 // tscOffset is one kvm_write_tsc_offset.
@@ -327,6 +342,17 @@ func (rb *recBuilder) event(h heldEvent) {
 			}
 			top.Counts["KVM page faults on guest memory"]++
 			rb.kvmFaults++
+		case tracefile.KindPageAlloc:
+			// Pages the host allocated while this thread ran: a fault, KVM
+			// faulting guest memory in, a prefault. Counted on what the
+			// thread was doing, by page size.
+			what := "host pages allocated (" + pageSize(f["order"]) + ")"
+			top := rb.thread(e.TID, e.Time).top()
+			if top.Counts == nil {
+				top.Counts = map[string]int64{}
+			}
+			top.Counts[what]++
+			rb.pages[f["order"]]++
 		case tracefile.KindWriteTSCOffset:
 			rb.tscOffs[f["vcpu_id"]] = append(rb.tscOffs[f["vcpu_id"]], tscOffset{e.Time, f["next_tsc_offset"]})
 		case tracefile.KindPageFaultUser, tracefile.KindPageFaultKernel:

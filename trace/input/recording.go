@@ -168,6 +168,9 @@ func (rb *recBuilder) notes(end *tracefile.End) {
 	if rb.kvmFaults > 0 {
 		counts = append(counts, fmt.Sprintf("%d KVM page faults on guest memory (kvm_page_fault), counted on the exit or KVM_RUN they happened in", rb.kvmFaults))
 	}
+	for order, n := range rb.pages {
+		counts = append(counts, fmt.Sprintf("%d pages of %s allocated by the host for the VMM's threads (kmem:mm_page_alloc; pprof sample types host_pages_allocated_...)", n, pageSize(order)))
+	}
 	for what, n := range rb.accesses {
 		counts = append(counts, fmt.Sprintf("%d %s", n, what))
 	}

@@ -1,5 +1,10 @@
 package tracefile
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Kind is a probe event's kind: which tracepoint or perf software event it
 // came from. This table is the one definition: the BPF programs take their
 // numbers from bpf/kinds.h, generated from it (go generate ./ebpf), the
@@ -26,6 +31,7 @@ const (
 	KindExit
 	KindMinorFaultDone
 	KindMajorFaultDone
+	KindPageAlloc
 	kindEnd
 )
 
@@ -59,6 +65,7 @@ var Kinds = []KindInfo{
 	{KindExit, "sched", "sched_process_exit", "KIND_EXIT"},
 	{KindMinorFaultDone, "software", "minor-faults", "KIND_MINOR_FAULT_DONE"},
 	{KindMajorFaultDone, "software", "major-faults", "KIND_MAJOR_FAULT_DONE"},
+	{KindPageAlloc, "kmem", "mm_page_alloc", "KIND_PAGE_ALLOC"},
 }
 
 // Software reports whether the kind is a perf software event rather than
@@ -87,3 +94,17 @@ var byName = func() map[string]Kind {
 // KindOf returns the kind a trace file names, or 0 for a name it does
 // not know (a newer recorder's, say).
 func KindOf(name string) Kind { return byName[name] }
+
+// CHeader is bpf/kinds.h of package ebpf: the kinds as a C enum, for the
+// BPF programs to number their events as the trace file's reader does.
+func CHeader() string {
+	var b strings.Builder
+	b.WriteString("// Code generated from trace/tracefile/kind.go by \"go generate ./ebpf\"; DO NOT EDIT.\n\n")
+	b.WriteString("// Event kinds: struct event's kind, and counters[1 + kind].\n")
+	b.WriteString("enum event_kind {\n")
+	for _, k := range Kinds {
+		fmt.Fprintf(&b, "\t%s = %d, // %s\n", k.C, k.Kind, k.Kind)
+	}
+	b.WriteString("};\n")
+	return b.String()
+}
