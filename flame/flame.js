@@ -3,7 +3,7 @@
 // "Clear search" and "Reset zoom" to go back. In a flamechart the time
 // axis follows the zoom.
 (function () {
-	var svg = document.documentElement;
+	var svg = document.querySelector("svg");
 	var total = +svg.getAttribute("data-total");
 	var unit = svg.getAttribute("data-unit");
 	var W = +svg.getAttribute("width"), PAD = 10, FW = 12 * 0.59;

@@ -2,10 +2,11 @@
 # Installs what boottrace's tests need on Debian: Go modules always; with
 # root, the Debian packages the end-to-end tests use (QEMU, a kernel source
 # and its build tools) and clang, which regenerates the BPF objects to check
-# them against their source. Without root it says what is missing and the tests
+# them against their source, and Chromium, in which the browser tests open
+# the HTML report and the SVGs. Without root it says what is missing and the tests
 # that need it skip.
 set -eu
-pkgs="qemu-system-x86 linux-source-6.1 linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils patch util-linux clang llvm libbpf-dev"
+pkgs="qemu-system-x86 linux-source-6.1 linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils patch util-linux clang llvm libbpf-dev chromium"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -31,6 +31,6 @@ Without INPUT, every command reads the example boot shipped inside boottrace.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newFlameCmd(), newPprofCmd(), newSummaryCmd(), newPatchCmd(), newRecordCmd(), newDiffCmd(), newExportCmd(), newBenchCmd())
+	root.AddCommand(newFlameCmd(), newPprofCmd(), newSummaryCmd(), newPatchCmd(), newRecordCmd(), newDiffCmd(), newExportCmd(), newBenchCmd(), newReportCmd())
 	return root
 }
