@@ -21,12 +21,17 @@ It reads, detected from content (plain or gzipped):
   - folded stacks ("frame;frame;frame VALUE"), as written by flamegraph.pl's
     stackcollapse scripts, inferno or "boottrace flame --folded".
 
-and writes flamegraphs, time-ordered flamecharts, pprof profiles and summaries.
+and says where the boot's wall-clock time went (summary: the budget and the
+critical chain), draws it (flame: flamegraphs and time-ordered flamecharts;
+pprof; export: a timeline for Perfetto; report: one HTML page), and compares
+boots, real change or noise (diff, bench).
 Without INPUT, every command reads the example boot shipped inside boottrace.`,
 		Example: `  boottrace flame -o boot.svg console.log       # flamegraph
   boottrace flame --chart -o chart.svg console.log   # flamechart, x = time
   boottrace pprof -o boot.pb.gz console.log && go tool pprof -top boot.pb.gz
-  dmesg | boottrace summary -                     # phases, top spans, gaps
+  dmesg | boottrace summary -                     # budget, critical chain, phases, top spans, gaps
+  boottrace diff before.log after.log             # what changed
+  boottrace report -o boot.html boot.trace        # one page to share
   sudo boottrace record -o boot.trace -- qemu-system-x86_64 -M microvm ... -serial stdio`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
