@@ -221,16 +221,7 @@ func TestRecordingClockBound(t *testing.T) {
 				events = append(events, c)
 			}
 			tr := readEvents(t, tracefile.Header{PID: pid, Clock: []tracefile.ClockPair{{TSC: 1 << 40, Mono: exec}}}, events)
-			var guest *trace.Track
-			for i := range tr.Tracks {
-				if tr.Tracks[i].Source == "guest" {
-					guest = &tr.Tracks[i]
-					break
-				}
-			}
-			if guest == nil {
-				t.Fatalf("no guest track: %q", tr.Notes)
-			}
+			guest := guestTrack(t, tr)
 			if want := tc.upper - exec; guest.Start != want {
 				t.Errorf("guest starts at %d ns, want %d", guest.Start, want)
 			}
@@ -673,20 +664,23 @@ func TestRecordingTSCScaling(t *testing.T) {
 	}
 	clock := []tracefile.ClockPair{{TSC: 2 * exec, Mono: exec}, {TSC: 2 * 1_000_000_000, Mono: 1_000_000_000}}
 	tr := readEvents(t, tracefile.Header{PID: pid, Clock: clock}, events)
-	var guest *trace.Track
-	for i := range tr.Tracks {
-		if tr.Tracks[i].Source == "guest" {
-			guest = &tr.Tracks[i]
-			break
-		}
-	}
-	if guest == nil {
-		t.Fatalf("no guest track: %q", tr.Notes)
-	}
+	guest := guestTrack(t, tr)
 	if want := int64(1_500_000 - exec); guest.Start != want {
 		t.Errorf("guest starts at %d ns, want %d\n%s", guest.Start, want, strings.Join(tr.Notes, "\n"))
 	}
 	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "scaled to 1000000 kHz") {
 		t.Errorf("the clock note does not state the scaling:\n%s", notes)
 	}
+}
+
+// guestTrack is a recording's first guest track.
+func guestTrack(t *testing.T, tr *trace.Trace) *trace.Track {
+	t.Helper()
+	for i := range tr.Tracks {
+		if tr.Tracks[i].Source == "guest" {
+			return &tr.Tracks[i]
+		}
+	}
+	t.Fatalf("no guest track: %q", tr.Notes)
+	return nil
 }
