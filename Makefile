@@ -30,6 +30,8 @@ docs: build
 		-o docs/record-flamechart.svg examples/record/qemu-tcg.trace.gz
 	$(BIN) flame --chart --all --title "boottrace record: minivmm on /dev/kvm, two vCPUs (real KVM ioctls)" \
 		-o docs/minivmm-flamechart.svg examples/record/minivmm-2vcpu.trace.gz
+	$(BIN) diff --svg --system-map examples/boottrace-6.1/System.map-up.gz \
+		-o docs/diff-flamegraph.svg examples/boottrace-6.1/up.log examples/boottrace-6.1/up-ip.log
 
 deps:
 	./scripts/install-deps.sh

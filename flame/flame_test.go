@@ -305,3 +305,42 @@ func TestFoldedNumberNames(t *testing.T) {
 		t.Errorf("the name does not read back: %s", diff)
 	}
 }
+
+// TestDiffFlamegraph draws NEW's shape coloured against BASE: a frame
+// that got slower red, one that got faster blue, a new one grey, with
+// both values in the tooltip.
+func TestDiffFlamegraph(t *testing.T) {
+	next := readString(t, "a;slow 30\na;fast 5\na;new 1\n")
+	totals := func(path string) (int64, int64, bool) {
+		switch path {
+		case "all;a;slow":
+			return 10, 30, true
+		case "all;a;fast":
+			return 20, 5, true
+		case "all;a":
+			return 30, 36, true
+		}
+		return 0, 0, false
+	}
+	var b bytes.Buffer
+	if err := WriteDiffFlamegraph(&b, next, totals, SVGOptions{Title: "diff"}); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	frame := func(name string) string {
+		i := strings.Index(svg, "<title>"+name+" (")
+		if i < 0 {
+			t.Fatalf("no frame %s:\n%s", name, svg)
+		}
+		return svg[i : i+strings.Index(svg[i:], "</g>")]
+	}
+	if f := frame("slow"); !strings.Contains(f, `fill="rgb(250,`) || !strings.Contains(f, "base 10 ns, change +20 ns") {
+		t.Errorf("the slower frame is not red with both values: %s", f)
+	}
+	if f := frame("fast"); !strings.Contains(f, `,250)"`) {
+		t.Errorf("the faster frame is not blue: %s", f)
+	}
+	if f := frame("new"); !strings.Contains(f, `fill="rgb(235,235,235)"`) {
+		t.Errorf("a frame BASE lacks is not grey: %s", f)
+	}
+}

@@ -37,6 +37,8 @@ const (
 type rect struct {
 	name         string
 	kind         trace.Kind
+	fill         string // a colour of its own (differential graphs), else by kind
+	extra        string // more for the tooltip
 	depth        int
 	x, w         int64
 	self         int64
@@ -60,15 +62,32 @@ func WriteFlamegraph(w io.Writer, t *trace.Trace, opt SVGOptions) error {
 	} else {
 		root = Merge(t)
 	}
-	scale := pxScale(opt.Width, root.Total)
+	rects, maxDepth := graphRects(root, opt.Width, nil)
+	return writeSVG(w, rects, maxDepth, root.Total, 0, false, opt)
+}
+
+// graphRects lays a merged tree out as a flamegraph; each, if set, gives a
+// frame (with the path of names from the root's first child) its colour
+// and tooltip.
+func graphRects(root *Node, width int, each func(path []string, r *rect)) ([]rect, int) {
+	scale := pxScale(width, root.Total)
 	var rects []rect
+	var path []string
 	maxDepth := 0
 	var walk func(n *Node, depth int, x int64)
 	walk = func(n *Node, depth int, x int64) {
 		if float64(n.Total)*scale < minWidthPx {
 			return
 		}
-		rects = append(rects, rect{name: n.Name, kind: n.Kind, depth: depth, x: x, w: n.Total, self: n.Self})
+		if depth > 0 {
+			path = append(path, n.Name)
+			defer func() { path = path[:len(path)-1] }()
+		}
+		r := rect{name: n.Name, kind: n.Kind, depth: depth, x: x, w: n.Total, self: n.Self}
+		if each != nil {
+			each(path, &r)
+		}
+		rects = append(rects, r)
 		maxDepth = max(maxDepth, depth)
 		for _, c := range n.Children {
 			walk(c, depth+1, x)
@@ -76,7 +95,7 @@ func WriteFlamegraph(w io.Writer, t *trace.Trace, opt SVGOptions) error {
 		}
 	}
 	walk(root, 0, 0)
-	return writeSVG(w, rects, maxDepth, root.Total, 0, false, opt)
+	return rects, maxDepth
 }
 
 // WriteFlamechart writes an interactive SVG flamechart: x is time since the
@@ -133,7 +152,10 @@ func writeSVG(w io.Writer, rects []rect, maxDepth int, total, origin int64, topD
 		}
 		notes = wrap(first, maxChars)[:1]
 	}
-	kinds := usedKinds(rects)
+	var kinds []trace.Kind
+	if len(rects) > 0 && rects[0].fill == "" {
+		kinds = usedKinds(rects)
+	}
 	headerLines := 2 + len(notes)
 	if len(kinds) > 0 {
 		headerLines++
@@ -207,7 +229,11 @@ text { font-family: Verdana, sans-serif; font-size: %dpx; fill: #000; }
 		line = append(line, `" height="`...)
 		line = strconv.AppendInt(line, frameHeight-1, 10)
 		line = append(line, `" fill="`...)
-		line = append(line, color(r.kind, r.name)...)
+		if r.fill != "" {
+			line = append(line, r.fill...)
+		} else {
+			line = append(line, color(r.kind, r.name)...)
+		}
 		line = append(line, `" rx="2"/><text x="`...)
 		line = strconv.AppendFloat(line, x+3, 'f', 1, 64)
 		line = append(line, `" y="`...)
@@ -301,6 +327,7 @@ func appendTooltip(b []byte, r rect, total, origin int64, unit string) []byte {
 		b = append(b, ", at "...)
 		b = append(b, trace.FormatDuration(r.x)...)
 	}
+	b = appendEscaped(b, r.extra)
 	return append(b, ')')
 }
 

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/boottrace/boottrace/flame"
 	"github.com/boottrace/boottrace/trace"
 	"github.com/boottrace/boottrace/trace/analysis"
 )
@@ -24,7 +26,7 @@ func (e *regressedError) Error() string { return e.msg }
 
 func newDiffCmd() *cobra.Command {
 	var in inputFlags
-	var asJSON, folded bool
+	var asJSON, folded, svg bool
 	var top int
 	var out, maxReg, junit string
 	cmd := &cobra.Command{
@@ -63,8 +65,8 @@ verdict as JUnit XML. --folded writes flamegraph.pl's differential format
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if asJSON && folded {
-				return fmt.Errorf("--json and --folded exclude each other")
+			if btoi(asJSON)+btoi(folded)+btoi(svg) > 1 {
+				return fmt.Errorf("--json, --folded and --svg exclude each other")
 			}
 			var limit analysis.Limit
 			if maxReg != "" {
@@ -106,6 +108,13 @@ verdict as JUnit XML. --folded writes flamegraph.pl's differential format
 					return d.WriteJSON(w)
 				case folded:
 					return d.WriteFolded(w)
+				case svg:
+					shape := analysis.Shape(next[0])
+					opt := flame.SVGOptions{Title: fmt.Sprintf("%s → %s", filepath.Base(args[0]), filepath.Base(args[dash])), Notes: d.Notes}
+					if shape.Timed {
+						opt.Unit = "ns"
+					}
+					return flame.WriteDiffFlamegraph(w, shape, d.Totals, opt)
 				}
 				return d.WriteText(w)
 			}); err != nil {
@@ -136,6 +145,7 @@ verdict as JUnit XML. --folded writes flamegraph.pl's differential format
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "write JSON")
 	cmd.Flags().BoolVar(&folded, "folded", false, "write differential folded stacks (stack BASE NEW) for flamegraph.pl")
+	cmd.Flags().BoolVar(&svg, "svg", false, "write a differential flamegraph: NEW's shape, red where slower, blue where faster")
 	cmd.Flags().IntVarP(&top, "top", "n", 25, "how many changed spans to list (-1: all)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to `FILE` instead of stdout")
 	cmd.Flags().StringVar(&maxReg, "max-regression", "", "exit with status 3 when the boot or a span regressed (significantly, with several runs) beyond this: `LIMIT` such as 5% or 2ms")
@@ -151,4 +161,11 @@ func exitStatus(err error) int {
 		return exitRegressed
 	}
 	return 1
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -29,9 +29,10 @@ type Diff struct {
 	// first; spans on one side only are "added" or "removed".
 	Changes []Change `json:"changes"`
 	Notes   []string `json:"notes,omitempty"`
-	// paths keeps every path's self time on both sides, for the
-	// differential folded output.
-	paths []Change
+	// paths keeps every path on both sides, for the differential folded
+	// output and flamegraph.
+	paths  []Change
+	byPath map[string]int
 }
 
 // PartChange is one part of the budget on both sides.
@@ -353,4 +354,29 @@ func (d *Diff) WriteFolded(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// Totals returns a span path's total time on both sides (medians with
+// several runs), for a differential flamegraph.
+func (d *Diff) Totals(path string) (base, next int64, ok bool) {
+	if d.byPath == nil {
+		d.byPath = make(map[string]int, len(d.paths))
+		for i, c := range d.paths {
+			d.byPath[c.Path] = i
+		}
+	}
+	i, ok := d.byPath[path]
+	if !ok {
+		return 0, 0, false
+	}
+	return d.paths[i].Base, d.paths[i].New, true
+}
+
+// Shape is what a differential flamegraph draws: NEW's critical path (its
+// first run's), or the trace itself without a clock.
+func Shape(next *trace.Trace) *trace.Trace {
+	if b, ok := BudgetOf(next); ok {
+		return b.Path
+	}
+	return next
 }
