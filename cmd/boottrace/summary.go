@@ -3,8 +3,10 @@ package main
 import (
 	"io"
 
-	"github.com/boottrace/boottrace/trace/analysis"
 	"github.com/spf13/cobra"
+
+	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/analysis"
 )
 
 func newSummaryCmd() *cobra.Command {
@@ -12,18 +14,43 @@ func newSummaryCmd() *cobra.Command {
 	var asJSON bool
 	var top int
 	cmd := &cobra.Command{
-		Use:   "summary [INPUT]",
-		Short: "Print the boot's phases, the top spans and the longest silent gaps",
-		Long: `Print the boot's phases with their durations (early boot, initcalls and their
-levels, late init, userspace), the spans that took the most time by self and
-by total time, and the longest gaps where the log says nothing.
+		Use:   "summary [INPUT...]",
+		Short: "Print where the boot's wall clock went: budget, critical chain, phases, top spans, gaps",
+		Long: `Print, in the manner of systemd-analyze time and critical-chain, where the
+boot's wall-clock time went: its budget in one line (parts that add up to
+the boot's time), the critical chain (what the boot waited on), then the
+phases with their durations (early boot, initcalls and their levels, late
+init, userspace; or the kernel's own), the spans of the critical path that
+took the most time by self and by total time, and the longest gaps where
+the input says nothing. Shares are of the boot's wall-clock time.
+
+With several INPUTs (runs of one boot), print their spread instead: each
+run's boot time, min, median, p90 and max, runs that stand out, and the
+spread of every span of the critical path, flagging spans not in every run.
 
 INPUT is a file, "-" for stdin, or nothing for the embedded example.`,
 		Example: `  boottrace summary console.log
   dmesg | boottrace summary -
-  boottrace summary --json console.log | jq .phases`,
-		Args: cobra.MaximumNArgs(1),
+  boottrace summary --json console.log | jq .budget
+  boottrace summary runs/a-*.log`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				var runs []*trace.Trace
+				for _, a := range args {
+					t, err := in.load(cmd, []string{a})
+					if err != nil {
+						return err
+					}
+					runs = append(runs, t)
+				}
+				r := analysis.SummarizeRuns(args, runs, top)
+				return writeTo(cmd, "", func(w io.Writer) error {
+					if asJSON {
+						return r.WriteJSON(w)
+					}
+					return r.WriteText(w)
+				})
+			}
 			t, err := in.load(cmd, args)
 			if err != nil {
 				return err

@@ -1,8 +1,13 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
+
+	"github.com/boottrace/boottrace/trace"
+	"github.com/boottrace/boottrace/trace/input"
 )
 
 // TestCompare2 checks the statistics against values worked out by hand.
@@ -49,5 +54,30 @@ func TestParseLimit(t *testing.T) {
 		if _, err := ParseLimit(bad); err == nil {
 			t.Errorf("ParseLimit(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestSummarizeRuns checks the spread of five runs, one of them far off,
+// against values worked out by hand.
+func TestSummarizeRuns(t *testing.T) {
+	var runs []*trace.Trace
+	var names []string
+	for _, ms := range []int{10, 11, 12, 13, 50} {
+		log := fmt.Sprintf("[    0.000000] Linux version 6.1.0\n[    0.%06d] Run /init as init process\n", ms*1000)
+		tr, err := input.Read(strings.NewReader(log), input.ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs, names = append(runs, tr), append(names, fmt.Sprintf("run-%d", ms))
+	}
+	r := SummarizeRuns(names, runs, -1)
+	// p90 by nearest rank: the ceil(0.9 × 5) = 5th value.
+	if want := (Spread{Min: 10e6, Median: 12e6, P90: 50e6, Max: 50e6}); r.Total != want {
+		t.Errorf("spread %+v, want %+v", r.Total, want)
+	}
+	// Median 12 ms, absolute deviations 2, 1, 0, 1, 38: MAD 1 ms; only
+	// the 50 ms run is over 3 MADs off.
+	if len(r.Outliers) != 1 || r.Outliers[0].Run != "run-50" {
+		t.Errorf("outliers %+v, want run-50 alone", r.Outliers)
 	}
 }
