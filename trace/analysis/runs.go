@@ -20,7 +20,7 @@ type Runs struct {
 	Total  Spread   `json:"total"`
 	// Outliers are runs whose boot time is more than 3 median absolute
 	// deviations from the median.
-	Outliers []Outlier   `json:"outliers,omitempty"`
+	Outliers []Outlier    `json:"outliers,omitempty"`
 	Spans    []SpanSpread `json:"spans"`
 }
 
