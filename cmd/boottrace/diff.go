@@ -82,22 +82,11 @@ verdict as JUnit XML. --folded writes flamegraph.pl's differential format
 			if dash < 0 {
 				dash = 1
 			}
-			load := func(names []string) ([]*trace.Trace, error) {
-				var ts []*trace.Trace
-				for _, n := range names {
-					t, err := in.load(cmd, []string{n})
-					if err != nil {
-						return nil, err
-					}
-					ts = append(ts, t)
-				}
-				return ts, nil
-			}
-			base, err := load(args[:dash])
+			base, err := in.loadAll(cmd, args[:dash])
 			if err != nil {
 				return err
 			}
-			next, err := load(args[dash:])
+			next, err := in.loadAll(cmd, args[dash:])
 			if err != nil {
 				return err
 			}

@@ -56,6 +56,19 @@ func (f *inputFlags) load(cmd *cobra.Command, args []string) (*trace.Trace, erro
 	})
 }
 
+// loadAll reads several INPUTs, in order.
+func (f *inputFlags) loadAll(cmd *cobra.Command, names []string) ([]*trace.Trace, error) {
+	var ts []*trace.Trace
+	for _, n := range names {
+		t, err := f.load(cmd, []string{n})
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
 // checkOutput refuses an output file that is one of the inputs: writing
 // it would destroy what is being read.
 func checkOutput(out string, inputs ...string) error {

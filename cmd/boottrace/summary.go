@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/boottrace/boottrace/trace"
 	"github.com/boottrace/boottrace/trace/analysis"
 )
 
@@ -35,13 +34,9 @@ INPUT is a file, "-" for stdin, or nothing for the embedded example.`,
   boottrace summary runs/a-*.log`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				var runs []*trace.Trace
-				for _, a := range args {
-					t, err := in.load(cmd, []string{a})
-					if err != nil {
-						return err
-					}
-					runs = append(runs, t)
+				runs, err := in.loadAll(cmd, args)
+				if err != nil {
+					return err
 				}
 				r := analysis.SummarizeRuns(args, runs, top)
 				return writeTo(cmd, "", func(w io.Writer) error {
