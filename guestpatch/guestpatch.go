@@ -20,8 +20,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 //go:embed patches/*.patch configs/*.config
@@ -144,9 +142,11 @@ func writable(dir string, files []string) error {
 	for _, f := range files {
 		path := filepath.Join(dir, f)
 		if _, err := os.Stat(path); err == nil {
-			if err := unix.Access(path, unix.W_OK); err != nil {
+			w, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
 				return fmt.Errorf("%s is not writable: %w", f, err)
 			}
+			w.Close()
 		}
 		// The patch may create the directory: its nearest existing
 		// ancestor must be writable then.
@@ -154,10 +154,15 @@ func writable(dir string, files []string) error {
 		for _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) && d != dir; _, err = os.Stat(d) {
 			d = filepath.Dir(d)
 		}
-		if err := unix.Access(d, unix.W_OK|unix.X_OK); err != nil {
+		// Trying is the one test that holds for root, read-only mounts and
+		// ACLs alike.
+		probe, err := os.CreateTemp(d, ".boot-trace-check-*")
+		if err != nil {
 			rel, _ := filepath.Rel(dir, d)
 			return fmt.Errorf("%s is not writable: %w", rel, err)
 		}
+		probe.Close()
+		os.Remove(probe.Name())
 	}
 	return nil
 }

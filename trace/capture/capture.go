@@ -13,7 +13,6 @@ import (
 	"io"
 	"os/exec"
 	"regexp"
-	"syscall"
 	"time"
 
 	"github.com/boottrace/boottrace/guestpatch/bootline"
@@ -42,7 +41,7 @@ func Run(ctx context.Context, opt Options, w io.Writer) (reason string, err erro
 	cmd.Stderr = opt.Stderr
 	// Its own process group, so that stopping it stops what it started
 	// (a script's QEMU).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", err
@@ -91,11 +90,11 @@ func Run(ctx context.Context, opt Options, w io.Writer) (reason string, err erro
 		exited <- cmd.Wait()
 	}()
 	kill := func() error {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		stopGroup(cmd, false)
 		select {
 		case <-exited:
 		case <-time.After(3 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			stopGroup(cmd, true)
 			<-exited
 		}
 		return nil
