@@ -48,18 +48,10 @@ func WriteDiffFlamegraph(w io.Writer, next *trace.Trace, totals Totals, opt SVGO
 		}
 		d := n - b
 		r.fill = diffColor(float64(d), most)
-		r.extra = fmt.Sprintf("; base %s, change %s", trace.FormatDuration(b), signed(d))
+		r.extra = fmt.Sprintf("; base %s, change %s", trace.FormatDuration(b), trace.FormatSigned(d))
 	})
 	opt.Notes = append([]string{"differential: the shape of NEW, red where it is slower than BASE, blue where faster"}, opt.Notes...)
 	return writeSVG(w, rects, maxDepth, root.Total, 0, false, opt)
-}
-
-func signed(d int64) string {
-	s := trace.FormatDuration(d)
-	if d > 0 {
-		s = "+" + s
-	}
-	return s
 }
 
 // diffColor is white for no change, deepening to red (slower) or blue

@@ -275,6 +275,31 @@ func CleanText(s string) string {
 	return b.String()
 }
 
+// FormatSigned prints a change of time with its sign: "+1.200 ms", "-3.0 µs",
+// "+0 ns".
+func FormatSigned(ns int64) string {
+	if ns >= 0 {
+		return "+" + FormatDuration(ns)
+	}
+	return FormatDuration(ns)
+}
+
+// HasRawAddresses reports whether some frame is named by a kernel address
+// (0xffffffff...): no symbol named it.
+func (t *Trace) HasRawAddresses() bool {
+	for _, tr := range t.Tracks {
+		raw := false
+		tr.Walk(func(path []*Span) bool {
+			raw = raw || strings.HasPrefix(path[len(path)-1].Name, "0xffffffff")
+			return !raw
+		})
+		if raw {
+			return true
+		}
+	}
+	return false
+}
+
 // FormatDuration prints nanoseconds the way people read boot times.
 func FormatDuration(ns int64) string {
 	switch {

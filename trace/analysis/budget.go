@@ -147,21 +147,15 @@ func recordingBudget(t *trace.Trace) (*Budget, bool) {
 	}
 	launchEnd := min(max(vmmMain.Start, 0), guestStart)
 	setupEnd := guestStart
+	// The first KVM_RUN of any thread, at its top level or inside the
+	// main thread's set-up phase.
 	for _, tr := range vmm {
-		for _, c := range tr.Children {
-			if c.Name == "KVM_RUN" && c.Start < setupEnd {
-				setupEnd = max(c.Start, launchEnd)
+		tr.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; s.Name == "KVM_RUN" && s.Start < setupEnd {
+				setupEnd = max(s.Start, launchEnd)
 			}
-		}
-		for _, c := range tr.Children {
-			if strings.HasPrefix(c.Name, "vmm set-up") {
-				for _, cc := range c.Children {
-					if cc.Name == "KVM_RUN" && cc.Start < setupEnd {
-						setupEnd = max(cc.Start, launchEnd)
-					}
-				}
-			}
-		}
+			return len(path) == 1 || len(path) == 2 && strings.HasPrefix(path[1].Name, "vmm set-up")
+		})
 	}
 	root := &trace.Span{Name: "boot (critical path)", Kind: trace.KindTrack, Start: 0, End: end}
 	b := &Budget{Total: end, Span: "VMM exec to the guest's end of boot"}

@@ -103,7 +103,7 @@ func sideOf(runs []*trace.Trace) side {
 			sd.totals = append(sd.totals, float64(totalTime(t)))
 		}
 		sd.paths = append(sd.paths, pathStats(view))
-		sd.raw = sd.raw || !symbolized(view)
+		sd.raw = sd.raw || view.HasRawAddresses()
 	}
 	for _, name := range order {
 		for len(sd.parts[name]) < len(runs) {
@@ -265,19 +265,6 @@ func pathStats(t *trace.Trace) map[string]*stat {
 	return m
 }
 
-// symbolized reports whether a trace names its functions: no frame is a
-// raw kernel address.
-func symbolized(t *trace.Trace) bool {
-	raw := false
-	for _, tr := range t.Tracks {
-		tr.Walk(func(path []*trace.Span) bool {
-			raw = raw || strings.HasPrefix(path[len(path)-1].Name, "0xffff")
-			return !raw
-		})
-	}
-	return !raw
-}
-
 // WriteText prints the diff as a table, the boot's total and its parts
 // first.
 func (d *Diff) WriteText(w io.Writer) error {
@@ -309,13 +296,7 @@ func (d *Diff) WriteText(w io.Writer) error {
 
 // shiftText is a shift with its interval, starred when significant.
 func shiftText(s Shift) string {
-	f := func(v float64) string {
-		d := trace.FormatDuration(int64(math.Round(v)))
-		if v >= 0 {
-			d = "+" + d
-		}
-		return d
-	}
+	f := func(v float64) string { return trace.FormatSigned(int64(math.Round(v))) }
 	t := fmt.Sprintf("%s [%s, %s] p=%.3f", f(s.Estimate), f(s.Low), f(s.High), s.P)
 	if s.Significant() {
 		t += " *"
@@ -324,10 +305,7 @@ func shiftText(s Shift) string {
 }
 
 func change(base, next int64) string {
-	s := trace.FormatDuration(next - base)
-	if next >= base {
-		s = "+" + s
-	}
+	s := trace.FormatSigned(next - base)
 	if base > 0 {
 		s += fmt.Sprintf(", %+.1f%%", 100*float64(next-base)/float64(base))
 	}

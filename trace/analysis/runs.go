@@ -66,7 +66,7 @@ func SummarizeRuns(names []string, runs []*trace.Trace, n int) *Runs {
 	for i, v := range sd.totals {
 		if len(runs) >= 3 && mad > 0 && math.Abs(v-med) > 3*mad {
 			r.Outliers = append(r.Outliers, Outlier{Run: names[i], Time: int64(v),
-				Why: fmt.Sprintf("boot time %s from the median, over 3 median absolute deviations (%s)", signed(int64(v-med)), trace.FormatDuration(int64(mad)))})
+				Why: fmt.Sprintf("boot time %s from the median, over 3 median absolute deviations (%s)", trace.FormatSigned(int64(v-med)), trace.FormatDuration(int64(mad)))})
 		}
 	}
 	keys := map[string]bool{}
@@ -90,14 +90,6 @@ func SummarizeRuns(names []string, runs []*trace.Trace, n int) *Runs {
 		r.Spans = r.Spans[:n]
 	}
 	return r
-}
-
-func signed(v int64) string {
-	s := trace.FormatDuration(v)
-	if v >= 0 {
-		s = "+" + s
-	}
-	return s
 }
 
 // spreadOf is min, median, 90th percentile (nearest rank) and max.

@@ -88,26 +88,10 @@ func Load(name string, opt LoadOptions) (*trace.Trace, error) {
 	if t.Skipped.Total > 0 {
 		fmt.Fprintf(opt.Log, "boottrace: %s: read as %s; skipped %d lines:\n%s", trace.CleanText(display), t.Format, t.Skipped.Total, t.Skipped.String())
 	}
-	if syms.Len() == 0 && rawAddresses(t) {
+	if syms.Len() == 0 && t.HasRawAddresses() {
 		fmt.Fprintf(opt.Log, "boottrace: %s names kernel functions by address: pass --system-map (the System.map of the kernel that booted, as its build left it) or --vmlinux to name them\n", trace.CleanText(display))
 	}
 	return t, nil
-}
-
-// rawAddresses reports whether some frame is a kernel address no symbol
-// named.
-func rawAddresses(t *trace.Trace) bool {
-	raw := false
-	for _, tr := range t.Tracks {
-		tr.Walk(func(path []*trace.Span) bool {
-			raw = raw || strings.HasPrefix(path[len(path)-1].Name, "0xffffffff")
-			return !raw
-		})
-		if raw {
-			return true
-		}
-	}
-	return false
 }
 
 // recordedSymbols returns the symbol files a trace file's header names
