@@ -40,6 +40,11 @@ func needSource(t *testing.T, version string) {
 	}
 }
 
+// testKernel is the configuration of every test kernel but the KASAN one:
+// one kernel per version serves the one-vCPU and SMP boots, debugfs and
+// the recordings, so CI builds three kernels from an empty cache.
+var testKernel = []string{"microvm", "smp", "boottrace"}
+
 // buildKernel builds Linux version with the BOOT_TRACE patch and the
 // given config fragments, returning the build directory.
 func buildKernel(t *testing.T, version string, fragments ...string) string {
@@ -169,7 +174,7 @@ func TestBootTraceUP(t *testing.T) {
 }
 
 func testBootTraceUP(t *testing.T, version string) {
-	build := buildKernel(t, version, "microvm", "boottrace")
+	build := buildKernel(t, version, testKernel...)
 	// A virtio NIC on QEMU's isolated user network, so ip= configures it
 	// (restrict=on: nothing leaves the VM).
 	env := []string{"MEM=128", "MACHINE=microvm,acpi=off", "QEMU_EXTRA=-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0"}
@@ -255,10 +260,18 @@ func checkSamplesName(t *testing.T, tr *trace.Trace, strict bool) {
 
 func TestBootTraceSMP(t *testing.T) {
 	needTools(t)
-	build := buildKernel(t, "6.1", "microvm", "smp", "boottrace")
+	// 6.12 brings CPUs up in parallel: cpu_up() runs twice per CPU (kick,
+	// then online), and each must still give one bringup_cpu span.
+	t.Run("6.12", func(t *testing.T) {
+		tr, _ := boot(t, buildKernel(t, "6.12", testKernel...), []string{"MEM=128", "SMP=2"})
+		if n := len(find(tr, "bringup_cpu 1")); n != 1 {
+			t.Errorf("%d bringup_cpu 1 spans, want 1", n)
+		}
+	})
+	build := buildKernel(t, "6.1", testKernel...)
 	tr, _ := boot(t, build, []string{"MEM=128", "SMP=2"})
-	if len(find(tr, "bringup_cpu 1")) == 0 {
-		t.Error("no bringup_cpu 1 span for the secondary CPU")
+	if n := len(find(tr, "bringup_cpu 1")); n != 1 {
+		t.Errorf("%d bringup_cpu 1 spans for the secondary CPU, want 1", n)
 	}
 	if len(find(tr, "smp_init")) == 0 {
 		t.Error("no smp_init phase")
@@ -305,7 +318,7 @@ func names(path []*trace.Span) []string {
 // depends on the host's speed) could land inside a line.
 func TestBootTraceDebugfs(t *testing.T) {
 	needTools(t)
-	build := buildKernel(t, "6.1", "microvm", "boottrace", "debugfs")
+	build := buildKernel(t, "6.1", testKernel...)
 	disk := filepath.Join(t.TempDir(), "disk.img")
 	if err := os.WriteFile(disk, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -369,7 +382,7 @@ func TestBootTraceDebugfs(t *testing.T) {
 // mark, a panic (an init that exits), and live mode.
 func TestBootTraceEnds(t *testing.T) {
 	needTools(t)
-	build := buildKernel(t, "6.1", "microvm", "boottrace")
+	build := buildKernel(t, "6.1", testKernel...)
 	for _, tc := range []struct {
 		name     string
 		cmdline  []string
@@ -383,12 +396,27 @@ func TestBootTraceEnds(t *testing.T) {
 		{"quiet", []string{"quiet"}, "run_init_process"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr, _ := boot(t, build, []string{"MEM=128"}, tc.cmdline...)
+			tr, console := boot(t, build, []string{"MEM=128"}, tc.cmdline...)
 			if got := tr.Marks[len(tr.Marks)-1].Text; got != tc.lastMark {
 				t.Errorf("the boot ended at %q, want %q", got, tc.lastMark)
 			}
-			if len(find(tr, "start_kernel")) == 0 {
-				t.Error("no start_kernel span")
+			if tc.name != "panic" {
+				if len(find(tr, "start_kernel")) == 0 {
+					t.Error("no start_kernel span")
+				}
+				return
+			}
+			// At a panic, only the last records, after the oops (which a
+			// pstore backend saves first).
+			oops, flush := strings.Index(console, "Kernel panic - not syncing"), strings.Index(console, "BOOT_TRACE H ")
+			if oops < 0 || flush < oops {
+				t.Errorf("the panic's flush (at %d) does not follow the oops (at %d)", flush, oops)
+			}
+			if n := len(tr.Marks); n > 64 {
+				t.Errorf("%d records printed at the panic, want the last 64", n)
+			}
+			if !strings.Contains(strings.Join(tr.Notes, "\n"), "records missing") {
+				t.Errorf("notes do not say the records before the last ones are missing:\n%s", strings.Join(tr.Notes, "\n"))
 			}
 		})
 	}
@@ -399,7 +427,7 @@ func TestBootTraceEnds(t *testing.T) {
 // and with boottrace=off (no record, no flush).
 func TestBootTraceLimits(t *testing.T) {
 	needTools(t)
-	build := buildKernel(t, "6.1", "microvm", "boottrace")
+	build := buildKernel(t, "6.1", testKernel...)
 	t.Run("overflow", func(t *testing.T) {
 		tr, console := boot(t, build, []string{"MEM=128"}, "boottrace.records=300")
 		if !strings.Contains(console, "BOOT_TRACE H 2 ") || len(tr.Marks) > 300 {
@@ -441,7 +469,7 @@ func TestBootTraceKASAN(t *testing.T) {
 // change significant (with 4 against 4 runs all ordered, p = 2/70).
 func TestBench(t *testing.T) {
 	needTools(t)
-	build := buildKernel(t, "6.1", "microvm", "boottrace")
+	build := buildKernel(t, "6.1", testKernel...)
 	dir := t.TempDir()
 	initramfs := filepath.Join(dir, "initramfs.cpio.gz")
 	if out, err := exec.Command("./init/mkinitramfs.sh", initramfs).CombinedOutput(); err != nil {

@@ -26,7 +26,8 @@ func newBenchCmd() *cobra.Command {
 		Long: `Run a boot N times — COMMAND is anything that boots a machine and writes its
 serial console to standard output (examples/boot.sh, QEMU with -serial
 stdio, a Firecracker wrapper) — and keep each console as DIR/a-001.log, ...
-A run ends at the end of the guest's BOOT_TRACE flush, at a console line
+A run ends at the end of the guest's BOOT_TRACE flush (a kernel booted with
+boottrace=console; examples/boot.sh adds it), at a console line
 matching --until, at --timeout (the command is then stopped with its
 process group), or when the command exits. No privileges needed.
 

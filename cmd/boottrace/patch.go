@@ -19,9 +19,12 @@ from the tree's Makefile and the matching patch (Linux ` + strings.Join(guestpat
 with patch(1). A tree that already carries it is left alone.
 
 Then enable it (CONFIG_BOOT_TRACE=y; guestpatch/configs/boottrace.config),
-build, boot, and feed the console output to any boottrace command: the
-BOOT_TRACE lines the kernel prints before running init are found among the
-rest. "boottrace=off" on the kernel command line disables recording.`,
+build and boot. The trace is read after the boot, one of three ways:
+"sudo boottrace record -- VMM..." reads it from guest memory (no console
+needed); with "boottrace=console" on the kernel command line the kernel
+prints it on the console, whose output any boottrace command reads (the
+BOOT_TRACE lines are found among the rest); /sys/kernel/debug/boot_trace
+holds it too. "boottrace=off" disables recording.`,
 		Example: `  boottrace patch --check /usr/src/linux-source-6.1
   boottrace patch /usr/src/linux-source-6.1
   scripts/config --file .config -e BOOT_TRACE`,

@@ -47,9 +47,15 @@ serial console) to the terminal and into the trace file, and record:
 Probes the running kernel lacks are listed and skipped; events lost to
 a full buffer are counted and reported in every output.
 
-The recording stops when the VMM exits, when the guest's BOOT_TRACE flush
-has arrived, when a console line matches --until, at --timeout (the VMM is
-then stopped), or at Ctrl-C. The trace file is written as events arrive:
+A guest kernel with the BOOT_TRACE patch is read from its memory while it
+boots (the VMM's mapping of guest RAM, found by the descriptor the kernel
+keeps): no console needed, the guest may boot with its serial port off
+(8250.nr_uarts=0). A boottrace=console flush on the console is read too.
+
+The recording stops when the VMM exits, when the guest's boot has ended
+(the done flag in guest memory, or the end of a console flush), when a
+console line matches --until, at --timeout (the VMM is then stopped), or
+at Ctrl-C. The trace file is written as events arrive:
 an interrupted recording keeps everything up to that moment, and every
 other command reads it ("boottrace flame --chart boot.trace"). The guest's
 symbols given with --vmlinux or --system-map are checked and named in the

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/boottrace/boottrace/internal/procgroup"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,6 +63,9 @@ type vmm struct {
 	release *os.File // the gate: closing it lets the command run
 	stdout  io.ReadCloser
 	pid     int
+	// console is what the VMM's console has shown: any output, and any
+	// BOOT_TRACE line.
+	console consoleSeen
 }
 
 // start starts the command behind the gate.
@@ -76,6 +81,9 @@ func start(opt Options) (*vmm, error) {
 	v := &vmm{release: gw}
 	v.cmd = exec.Command("/bin/sh", append([]string{"-c", gate}, opt.Command...)...)
 	v.cmd.ExtraFiles = []*os.File{gr}
+	// Its own process group: stopping it stops what it started (a boot
+	// script's QEMU holds the console open until it ends).
+	procgroup.Own(v.cmd)
 	v.cmd.Stdin, v.cmd.Stderr = opt.Stdin, opt.Stderr
 	if v.stdout, err = v.cmd.StdoutPipe(); err != nil {
 		gw.Close()
@@ -124,6 +132,7 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	localPID := v.pid // in boottrace's pid namespace: its /proc
 	if len(opt.Command) > 0 {
 		// Its global pid, which differs from v.pid when boottrace runs in a
 		// pid namespace of its own; the probes' events carry global ids.
@@ -165,8 +174,15 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 		events, readErrs, firstErr = copyEvents(p, w)
 	}()
 	stop := make(chan string, 1)
+	quitMem, memDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(memDone)
+		guestMemory(localPID, w, stop, quitMem, &v.console)
+	}()
 	exited := v.wait(opt, w, stop)
 	res.Reason, err = v.stopWhen(ctx, opt, w, stop, exited)
+	close(quitMem)
+	<-memDone
 
 	// Detach the probes, then read what the ring buffer still holds: every
 	// event that fired before the end is in the file.
@@ -266,7 +282,7 @@ func (v *vmm) wait(opt Options, w *tracefile.Writer, stop chan<- string) <-chan 
 		return exited
 	}
 	go func() {
-		readConsole(v.stdout, w, opt, stop) // Wait closes stdout: read it all first
+		readConsole(v.stdout, w, opt, stop, &v.console) // Wait closes stdout: read it all first
 		exited <- v.cmd.Wait()
 	}()
 	return exited
@@ -298,12 +314,12 @@ func (v *vmm) stopWhen(ctx context.Context, opt Options, w *tracefile.Writer, st
 	if v.cmd == nil || opt.KeepRunning {
 		return reason, nil
 	}
-	v.cmd.Process.Signal(syscall.SIGTERM)
+	v.stop(false)
 	select {
 	case err := <-exited:
 		return reason, err
 	case <-time.After(3 * time.Second):
-		v.cmd.Process.Kill()
+		v.stop(true)
 		return reason, <-exited
 	}
 }
@@ -311,13 +327,14 @@ func (v *vmm) stopWhen(ctx context.Context, opt Options, w *tracefile.Writer, st
 // readConsole tees the VMM's output and watches it for the end of the
 // guest's BOOT_TRACE flush or the Until pattern, cutting lines as the
 // trace file's reader does.
-func readConsole(r io.Reader, w *tracefile.Writer, opt Options, stop chan<- string) {
+func readConsole(r io.Reader, w *tracefile.Writer, opt Options, stop chan<- string, seen *consoleSeen) {
 	buf := make([]byte, 32<<10)
 	var lines tracefile.LineSplitter
 	stopped := false
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
+			seen.output.Store(true)
 			chunk := buf[:n]
 			w.Write(tracefile.Event{Time: monotonic(), Kind: tracefile.KindSerial, Data: string(chunk)})
 			if opt.Console != nil {
@@ -325,8 +342,14 @@ func readConsole(r io.Reader, w *tracefile.Writer, opt Options, stop chan<- stri
 			}
 			if !stopped {
 				lines.Write(chunk, func(line []byte, _ bool) {
+					if !seen.bootTrace.Load() && bootline.Find(line) >= 0 {
+						seen.bootTrace.Store(true)
+					}
 					if reason := stopLine(line, opt); reason != "" && !stopped {
-						stop <- reason
+						select {
+						case stop <- reason:
+						default: // already stopping
+						}
 						stopped = true
 					}
 				})
@@ -349,6 +372,27 @@ func stopLine(line []byte, opt Options) string {
 		return fmt.Sprintf("a console line matched %q", opt.Until.String())
 	}
 	return ""
+}
+
+// stop signals the VMM command's process group and every process under it
+// (SIGTERM, or SIGKILL with hard): a wrapper such as timeout(1) runs the
+// VMM in a group of its own, and a VMM that outlives its wrapper holds
+// the console open.
+func (v *vmm) stop(hard bool) {
+	sig := syscall.SIGTERM
+	if hard {
+		sig = syscall.SIGKILL
+	}
+	tree := processTree(v.cmd.Process.Pid)
+	procgroup.Stop(v.cmd, hard)
+	for _, p := range tree[1:] {
+		syscall.Kill(p, sig)
+	}
+}
+
+// consoleSeen is what the VMM's console has shown so far.
+type consoleSeen struct {
+	output, bootTrace atomic.Bool
 }
 
 // alive reports whether pid runs: it exists and is not a zombie.

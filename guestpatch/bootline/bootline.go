@@ -225,3 +225,37 @@ func parseRecord(f []string) (*Record, error) {
 	}
 	return r, nil
 }
+
+// String is the header as the kernel prints it (version 2), checksummed.
+func (h Header) String() string {
+	return withCRC(fmt.Sprintf("H 2 %s %d %d %d %d %x %x %x", word(h.Release), h.TSCkHz, h.CPUs, h.Records, h.Dropped, h.TSC, h.KASLR, h.Flags))
+}
+
+// String is the record as the kernel prints it, checksummed.
+func (r Record) String() string {
+	return withCRC(fmt.Sprintf("%d %c %d %d %x %x %s", r.Seq, r.Kind, r.CPU, r.PID, r.TSC, r.Addr, word(r.Name)))
+}
+
+// String is the end line as the kernel prints it, checksummed.
+func (e End) String() string {
+	return withCRC(fmt.Sprintf("Z %d %d", e.Records, e.Cycles))
+}
+
+func withCRC(payload string) string {
+	return fmt.Sprintf("%s%s *%08x", Tag, payload, crc32.ChecksumIEEE([]byte(payload)))
+}
+
+// word makes s one field of a line: "-" when empty, anything but
+// printable ASCII (spaces included) replaced by '_'.
+func word(s string) string {
+	if s == "" {
+		return "-"
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c <= ' ' || c > '~' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/boottrace/boottrace/internal/procgroup"
 	"io"
 	"os/exec"
 	"regexp"
@@ -41,7 +42,7 @@ func Run(ctx context.Context, opt Options, w io.Writer) (reason string, err erro
 	cmd.Stderr = opt.Stderr
 	// Its own process group, so that stopping it stops what it started
 	// (a script's QEMU).
-	ownGroup(cmd)
+	procgroup.Own(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", err
@@ -90,11 +91,11 @@ func Run(ctx context.Context, opt Options, w io.Writer) (reason string, err erro
 		exited <- cmd.Wait()
 	}()
 	kill := func() error {
-		stopGroup(cmd, false)
+		procgroup.Stop(cmd, false)
 		select {
 		case <-exited:
 		case <-time.After(3 * time.Second):
-			stopGroup(cmd, true)
+			procgroup.Stop(cmd, true)
 			<-exited
 		}
 		return nil

@@ -84,6 +84,9 @@ type bootCollector struct {
 	ended       bool
 	flushCycles uint64
 	second      bool // a second flush began: everything after is skipped
+	// fromMemory: the lines were read by the host from guest memory, not
+	// printed by the guest.
+	fromMemory bool
 }
 
 func newBootCollector() *bootCollector {

@@ -13,22 +13,37 @@ import (
 )
 
 // guest places the guest's BOOT_TRACE records, read from the recorded
-// console, on the host timeline, and returns when the guest's first
+// console or from guest memory, on the host timeline, and returns when the guest's first
 // record was taken (-1 without a guest trace).
-func (rb *recBuilder) guest(c *bootCollector, skipped *trace.Skips, opt ReadOptions) int64 {
+//
+// other holds the same records from the other source, if any (the console
+// as well as memory): the moments it saw them bound the clock too.
+func (rb *recBuilder) guest(c, other *bootCollector, skipped *trace.Skips, opt ReadOptions) int64 {
+	where := "the console"
+	if c.fromMemory {
+		where = "guest memory"
+	}
 	if c.hdr == nil || len(c.recs) == 0 {
-		rb.t.Notes = append(rb.t.Notes, "no BOOT_TRACE flush on the console: the guest is shown only through the VMM")
+		rb.t.Notes = append(rb.t.Notes, "no BOOT_TRACE records on the console or in guest memory: the guest is shown only through the VMM")
 		return -1
 	}
 	g := &trace.Trace{}
 	if _, err := c.finish(g, opt); err != nil {
-		rb.t.Notes = append(rb.t.Notes, "the guest's BOOT_TRACE flush on the console is unusable: "+err.Error())
+		rb.t.Notes = append(rb.t.Notes, "the guest's BOOT_TRACE records from "+where+" are unusable: "+err.Error())
 		return -1
+	}
+	if c.fromMemory {
+		rb.t.Notes = append(rb.t.Notes, "the guest's BOOT_TRACE records were read by the host from guest memory, while the guest ran (no console needed)")
 	}
 	ordered := c.ordered()
 	tsc0, tscLast := tscRange(ordered, c.hdr.TSCkHz)
 	khz := c.hdr.TSCkHz
 	upper, upperWhat := consoleBound(c, ordered, tsc0, tscLast)
+	if other != nil && other.hdr != nil && other.hdr.TSCkHz == khz && len(other.recs) > 0 {
+		if b, what := consoleBound(other, other.ordered(), tsc0, tscLast); b < upper {
+			upper, upperWhat = b, what
+		}
+	}
 	lower, lowerWhat := rb.startBound(upper, cyclesToNs(tsc0, khz))
 	// A KVM TSC offset places the guest exactly, if it fits the bounds and
 	// the recording; nested and PVM hosts may report an offset they do not
@@ -58,7 +73,7 @@ func (rb *recBuilder) guest(c *bootCollector, skipped *trace.Skips, opt ReadOpti
 	}
 	if method == "" {
 		guestOrigin = upper
-		method = fmt.Sprintf("bound from the console: a BOOT_TRACE line reaches the VMM after its TSC was read, so guest spans are placed at their latest possible time (tightest: %s); they ran at most %s earlier (%s)",
+		method = fmt.Sprintf("bound from "+where+": a BOOT_TRACE record is seen by the host after its TSC was read, so guest spans are placed at their latest possible time (tightest: %s); they ran at most %s earlier (%s)",
 			upperWhat, trace.FormatDuration(upper-lower), lowerWhat)
 	}
 	delta := guestOrigin - rb.origin
@@ -77,7 +92,7 @@ func (rb *recBuilder) guest(c *bootCollector, skipped *trace.Skips, opt ReadOpti
 	rb.hostInGuest(g.Tracks)
 	// Line numbers there are of the console's lines, not the file's.
 	for _, r := range skipped.Reasons {
-		r.Reason += " (in the recorded console; console line numbers)"
+		r.Reason += " (in the recorded " + map[bool]string{false: "console; console line numbers", true: "reads of guest memory; their line numbers"}[c.fromMemory] + ")"
 		rb.t.Skipped.Reasons = append(rb.t.Skipped.Reasons, r)
 		rb.t.Skipped.Total += r.Count
 	}
@@ -91,7 +106,12 @@ func (rb *recBuilder) guest(c *bootCollector, skipped *trace.Skips, opt ReadOpti
 func consoleBound(c *bootCollector, recs []bootRecord, tsc0, tscLast uint64) (int64, string) {
 	khz := c.hdr.TSCkHz
 	ref, what := c.hdr.TSC, "the flush's header line"
-	if ref == 0 {
+	if c.fromMemory {
+		what = "the read of guest memory that found the boot ended"
+	}
+	if ref == 0 && c.fromMemory {
+		ref, what = tscLast, "the last read of guest memory"
+	} else if ref == 0 {
 		// Kernels that do not print the header's TSC print it after the
 		// last record.
 		ref, what = tscLast, "the flush's header line, printed after the last record"
@@ -106,7 +126,10 @@ func consoleBound(c *bootCollector, recs []bootRecord, tsc0, tscLast uint64) (in
 			best, live = b, true
 		}
 	}
-	if live {
+	switch {
+	case live && c.fromMemory:
+		what = "a read of guest memory while the boot ran"
+	case live:
 		what = "a record printed as it was taken (boottrace=live)"
 	}
 	return best, what

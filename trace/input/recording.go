@@ -42,6 +42,12 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 	var lines tracefile.LineSplitter
 	var consoleSkips trace.Skips
 	addLine := consoleLines(&lines, &consoleSkips, func(b []byte) { console.add(b, lines.Line(), &consoleSkips) })
+	// Records read from guest memory come as the lines the kernel prints.
+	memory := newBootCollector()
+	memory.fromMemory = true
+	var memLines tracefile.LineSplitter
+	var memSkips trace.Skips
+	addMemLine := consoleLines(&memLines, &memSkips, func(b []byte) { memory.add(b, memLines.Line(), &memSkips) })
 	var end *tracefile.End
 	var hdrErr error
 	err := lr.each(&t.Skipped, func(b []byte) {
@@ -65,9 +71,12 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 			return
 		}
 		switch e.Kind {
-		case "serial":
+		case tracefile.KindSerial:
 			console.now = e.Time
 			lines.Write([]byte(e.Data), addLine)
+		case tracefile.KindGuestMemory:
+			memory.now = e.Time
+			memLines.Write([]byte(e.Data), addMemLine)
 		case "end":
 			end = e.End
 		default:
@@ -84,19 +93,27 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 		return t, hdrErr
 	}
 	lines.Flush(addLine)
+	memLines.Flush(addMemLine)
 	if hdr == nil {
 		return t, fmt.Errorf("%w: no boottrace trace file header", ErrNoData)
 	}
 	if end != nil {
 		hdr.Clock = append(hdr.Clock, end.Clock...)
 	}
+	// The guest's trace from its memory, unless the console has all of it
+	// too (boottrace=console, live): console lines bound the clock more
+	// tightly than the reads of memory do.
+	guest, guestSkips, other := console, &consoleSkips, memory
+	if len(memory.recs) > 0 && (!console.ended || len(console.recs) < len(memory.recs)) {
+		guest, guestSkips, other = memory, &memSkips, console
+	}
 	if rb == nil {
-		if len(console.recs) == 0 {
+		if len(guest.recs) == 0 {
 			return t, fmt.Errorf("%w: the trace file has a header but no event (the recording stopped before anything happened)", ErrNoData)
 		}
 		rb = newRecBuilder(t, hdr, opt)
 	}
-	rb.build(console, &consoleSkips, end, opt)
+	rb.build(guest, other, guestSkips, end, opt)
 	return t, nil
 }
 
@@ -106,9 +123,9 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 // and vCPUs; host work moves under guest spans), then the set-up phase is
 // cut (under an emulator it ends at the guest's first record), and the
 // notes say what all of it found.
-func (rb *recBuilder) build(console *bootCollector, consoleSkips *trace.Skips, end *tracefile.End, opt ReadOptions) {
+func (rb *recBuilder) build(guest, other *bootCollector, skips *trace.Skips, end *tracefile.End, opt ReadOptions) {
 	rb.finish()
-	guestStart := rb.guest(console, consoleSkips, opt)
+	guestStart := rb.guest(guest, other, skips, opt)
 	rb.setup(guestStart)
 	rb.notes(end)
 }

@@ -85,7 +85,8 @@ type Event struct {
 	Mem []byte `json:"mem,omitempty"`
 	// Comm names the thread switched out (sched_switch).
 	Comm string `json:"comm,omitempty"`
-	// Data is serial output (Kind "serial").
+	// Data is serial output (Kind "serial"), or BOOT_TRACE lines read
+	// from guest memory (Kind "guest-memory").
 	Data string `json:"data,omitempty"`
 	// End is set on the last line (Kind "end").
 	End *End `json:"end,omitempty"`
@@ -94,7 +95,10 @@ type Event struct {
 // Kinds of lines that are not probe events.
 const (
 	KindSerial = "serial"
-	KindEnd    = "end"
+	// KindGuestMemory carries the guest's BOOT_TRACE records read out of
+	// its memory, as the lines the kernel would print.
+	KindGuestMemory = "guest-memory"
+	KindEnd         = "end"
 )
 
 // End closes a recording: why it stopped and what was lost.
