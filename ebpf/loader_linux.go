@@ -396,7 +396,7 @@ func (p *Probes) decode(b []byte) (Event, error) {
 		return Event{}, fmt.Errorf("short event: %d bytes, want %d", len(b), eventSize)
 	}
 	raw := (*probesEvent)(unsafe.Pointer(&b[0]))
-	ev := Event{Time: int64(raw.Ts), TGID: raw.Tgid, TID: raw.Tid, Kind: Kind(raw.Kind), CPU: raw.Cpu}
+	ev := Event{Time: int64(raw.Ts), TGID: raw.Tgid, TID: raw.Tid, Kind: Kind(raw.Kind), CPU: raw.Cpu, Seq: raw.Seq}
 	if f, ok := p.formats[ev.Kind]; ok {
 		ev.Fields = f.Decode(raw.Raw[:])
 		if ev.Kind == tracefile.KindSchedSwitch {

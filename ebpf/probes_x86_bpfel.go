@@ -21,8 +21,10 @@ type probesEvent struct {
 	Kind uint16
 	Cpu  uint16
 	Len  uint32
+	Seq  uint32
 	Raw  [64]uint8
 	Arg  [32]uint8
+	_    [4]byte
 }
 
 // Names of all BPF objects in the ELF.

@@ -23,6 +23,7 @@ struct event {
 	__u16 kind; // which tracepoint: enum event_kind
 	__u16 cpu;
 	__u32 len;  // bytes of raw that are valid (ioctl: plus the argument)
+	__u32 seq;  // this CPU's event number: a gap is a loss, located
 	__u8 raw[RAW_LEN];
 	__u8 arg[32]; // KVM_SET_USER_MEMORY_REGION: the struct it points to
 };
@@ -73,7 +74,9 @@ struct {
 } pending SEC(".maps");
 
 // counters[0]: events lost to a full ring buffer; counters[1 + kind]: events per kind;
-// counters[COUNT_FOLLOW_FAILED]: threads or processes that could not be followed (map full).
+// counters[COUNT_FOLLOW_FAILED]: threads or processes that could not be followed (map full);
+// counters[COUNT_SEQ]: events this CPU tried to write, lost ones included.
+#define COUNT_SEQ 62
 #define COUNT_FOLLOW_FAILED 63
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -104,11 +107,16 @@ static __always_inline void count(__u32 idx)
 
 static __always_inline struct event *reserve(__u16 kind, __u64 id)
 {
+	__u32 idx = COUNT_SEQ;
+	__u64 *seq = bpf_map_lookup_elem(&counters, &idx);
+	__u32 n = seq ? (__u32)++*seq : 0;
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
 	if (!e) {
 		count(0);
 		return 0;
 	}
+	e->seq = n;
 	e->ts = bpf_ktime_get_ns();
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;

@@ -264,7 +264,7 @@ func copyEvents(p *ebpf.Probes, w *tracefile.Writer) (events, errs int, first er
 			continue
 		}
 		events++
-		w.Write(tracefile.Event{Time: ev.Time, Kind: ev.Kind.String(), TGID: ev.TGID, TID: ev.TID, CPU: ev.CPU, Fields: ev.Fields, Mem: ev.Arg, Comm: ev.Comm})
+		w.Write(tracefile.Event{Time: ev.Time, Kind: ev.Kind.String(), TGID: ev.TGID, TID: ev.TID, CPU: ev.CPU, Seq: ev.Seq, Fields: ev.Fields, Mem: ev.Arg, Comm: ev.Comm})
 	}
 }
 

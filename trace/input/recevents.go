@@ -88,6 +88,8 @@ type recBuilder struct {
 	emulated map[uint64]int
 	// byKind counts the probe events in the file, to compare with what fired.
 	byKind map[tracefile.Kind]uint64
+	// losses locates lost events from their numbers.
+	losses losses
 	syms   *symbolize.Table
 	// tscOffs are the TSC offsets KVM wrote, by vCPU id, in time order;
 	// tscKHz is the guest TSC frequency the VMM set (KVM_SET_TSC_KHZ), 0
@@ -193,6 +195,7 @@ func (h *eventHeap) Pop() any {
 func (rb *recBuilder) add(e tracefile.Event, line int) {
 	rb.events++
 	rb.byKind[tracefile.KindOf(e.Kind)]++
+	rb.losses.add(e)
 	if rb.origin < 0 && tracefile.KindOf(e.Kind) == tracefile.KindExec && int(e.TGID) == rb.hdr.PID {
 		rb.origin = e.Time
 	}

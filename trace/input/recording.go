@@ -147,7 +147,11 @@ func (rb *recBuilder) notes(end *tracefile.End) {
 		}
 		if end.Lost > 0 {
 			t.Notes = append(t.Notes, fmt.Sprintf("partial: %d probe events were lost to a full ring buffer", end.Lost))
-		} else {
+		}
+		if n := rb.losses.note(end.Lost, rb.origin); n != "" {
+			t.Notes = append(t.Notes, n)
+		}
+		if end.Lost == 0 && rb.losses.total() == 0 {
 			t.Notes = append(t.Notes, "no probe event lost")
 		}
 	}

@@ -684,3 +684,31 @@ func guestTrack(t *testing.T, tr *trace.Trace) *trace.Track {
 	t.Fatalf("no guest track: %q", tr.Notes)
 	return nil
 }
+
+// TestRecordingLossesLocated: the per-CPU event numbers place each loss
+// between the two events around it; a number that comes back late (a
+// probe nested in another on the same CPU) fills its gap.
+func TestRecordingLossesLocated(t *testing.T) {
+	const pid = 7
+	ev := func(at int64, cpu uint16, seq uint32) tracefile.Event {
+		return tracefile.Event{Time: at, Kind: "sched:sched_switch", TGID: pid, TID: pid, CPU: cpu, Seq: seq, Fields: map[string]int64{"prev_pid": 0, "next_pid": pid}}
+	}
+	tr := readEvents(t, tracefile.Header{PID: pid, Attached: []string{"sched:sched_switch"}}, []tracefile.Event{
+		{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid, Seq: 1},
+		ev(2000, 0, 2),
+		ev(3000, 0, 5), // 3 and 4 lost
+		ev(3500, 1, 1),
+		ev(4000, 1, 3), // 2 comes later
+		ev(4100, 1, 2),
+		ev(9000, 1, 9), // 4 to 8 lost
+		{Time: 9500, Kind: "end", End: &tracefile.End{Reason: "test", Lost: 7}},
+	})
+	notes := strings.Join(tr.Notes, "\n")
+	want := "partial: 7 events located as lost (gaps in the per-CPU event numbers; the probes counted 7): 5 on CPU 1 between 3.0 µs and 8.0 µs, 2 on CPU 0 between 1.0 µs and 2.0 µs"
+	if !strings.Contains(notes, want) {
+		t.Errorf("notes lack\n%s\n:\n%s", want, notes)
+	}
+	if strings.Contains(notes, "no probe event lost") {
+		t.Error("notes say nothing was lost")
+	}
+}

@@ -79,6 +79,9 @@ type Event struct {
 	TGID uint32 `json:"pid,omitempty"`
 	TID  uint32 `json:"tid,omitempty"`
 	CPU  uint16 `json:"cpu,omitempty"`
+	// Seq numbers a CPU's probe events from 1, lost ones included (0: a
+	// recording from before it existed).
+	Seq uint32 `json:"seq,omitempty"`
 	// Fields are the tracepoint's integer fields.
 	Fields map[string]int64 `json:"f,omitempty"`
 	// Mem is the memory region of KVM_SET_USER_MEMORY_REGION.
