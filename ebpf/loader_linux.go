@@ -154,6 +154,7 @@ func Load() (*Probes, error) {
 		"fork_child_off":  {tracefile.KindFork, "child_pid"},
 		"ioctl_cmd_off":   {tracefile.KindIoctlEnter, "cmd"},
 		"ioctl_arg_off":   {tracefile.KindIoctlEnter, "arg"},
+		"emulate_rip_off": {tracefile.KindEmulateInsn, "rip"},
 	}
 	for _, v := range slices.Sorted(maps.Keys(offsets)) {
 		o := offsets[v]
@@ -409,6 +410,21 @@ func (p *Probes) decode(b []byte) (Event, error) {
 		ev.Arg = append([]byte(nil), raw.Arg[:]...)
 	}
 	return ev, nil
+}
+
+// Emulated returns how many instructions KVM emulated at each guest RIP,
+// as the probes counted them (RIPs beyond the map's room came as events).
+func (p *Probes) Emulated() (map[uint64]uint64, error) {
+	out := map[uint64]uint64{}
+	var rip, n uint64
+	it := p.objs.Emulated.Iterate()
+	for it.Next(&rip, &n) {
+		out[rip] = n
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read emulated instructions: %w", err)
+	}
+	return out, nil
 }
 
 // countFollowFailed is the counter of threads and processes the probes

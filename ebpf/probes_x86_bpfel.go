@@ -33,6 +33,7 @@ type probesEvent struct {
 const (
 	probesMapAnnounce           = "announce"
 	probesMapCounters           = "counters"
+	probesMapEmulated           = "emulated"
 	probesMapEvents             = "events"
 	probesMapPending            = "pending"
 	probesMapTgids              = "tgids"
@@ -57,6 +58,7 @@ const (
 	probesProgSchedProcessFork  = "sched_process_fork"
 	probesProgSchedSwitch       = "sched_switch"
 	probesVarAnnounceCookie     = "announce_cookie"
+	probesVarEmulateRipOff      = "emulate_rip_off"
 	probesVarForkChildOff       = "fork_child_off"
 	probesVarForkParentOff      = "fork_parent_off"
 	probesVarIoctlArgOff        = "ioctl_arg_off"
@@ -134,6 +136,7 @@ type probesProgramSpecs struct {
 type probesMapSpecs struct {
 	Announce *ebpf.MapSpec `ebpf:"announce"`
 	Counters *ebpf.MapSpec `ebpf:"counters"`
+	Emulated *ebpf.MapSpec `ebpf:"emulated"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Pending  *ebpf.MapSpec `ebpf:"pending"`
 	Tgids    *ebpf.MapSpec `ebpf:"tgids"`
@@ -145,6 +148,7 @@ type probesMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type probesVariableSpecs struct {
 	AnnounceCookie *ebpf.VariableSpec `ebpf:"announce_cookie"`
+	EmulateRipOff  *ebpf.VariableSpec `ebpf:"emulate_rip_off"`
 	ForkChildOff   *ebpf.VariableSpec `ebpf:"fork_child_off"`
 	ForkParentOff  *ebpf.VariableSpec `ebpf:"fork_parent_off"`
 	IoctlArgOff    *ebpf.VariableSpec `ebpf:"ioctl_arg_off"`
@@ -175,6 +179,7 @@ func (o *probesObjects) Close() error {
 type probesMaps struct {
 	Announce *ebpf.Map `ebpf:"announce"`
 	Counters *ebpf.Map `ebpf:"counters"`
+	Emulated *ebpf.Map `ebpf:"emulated"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Pending  *ebpf.Map `ebpf:"pending"`
 	Tgids    *ebpf.Map `ebpf:"tgids"`
@@ -185,6 +190,7 @@ func (m *probesMaps) Close() error {
 	return _ProbesClose(
 		m.Announce,
 		m.Counters,
+		m.Emulated,
 		m.Events,
 		m.Pending,
 		m.Tgids,
@@ -197,6 +203,7 @@ func (m *probesMaps) Close() error {
 // It can be passed to loadProbesObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probesVariables struct {
 	AnnounceCookie *ebpf.Variable `ebpf:"announce_cookie"`
+	EmulateRipOff  *ebpf.Variable `ebpf:"emulate_rip_off"`
 	ForkChildOff   *ebpf.Variable `ebpf:"fork_child_off"`
 	ForkParentOff  *ebpf.Variable `ebpf:"fork_parent_off"`
 	IoctlArgOff    *ebpf.Variable `ebpf:"ioctl_arg_off"`

@@ -190,8 +190,15 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 	wg.Wait()
 	lost, fired, cerr := p.Counters()
 	unfollowed, ferr := p.FollowFailed()
+	emulated, eerr := p.Emulated()
 	res.Events, res.Lost, res.Fired, res.Errors = events, lost, fired, uint64(readErrs)
 	end := &tracefile.End{Reason: res.Reason, Lost: lost, Fired: fired, Clock: []tracefile.ClockPair{clockPair()}, Errors: res.Errors, Unfollowed: unfollowed}
+	for rip, n := range emulated {
+		if end.Emulated == nil {
+			end.Emulated = map[string]uint64{}
+		}
+		end.Emulated[fmt.Sprintf("0x%x", rip)] = n
+	}
 	if err != nil {
 		end.Exit = err.Error()
 	}
@@ -206,7 +213,7 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 	if errors.As(err, &exitErr) && (exitErr.ExitCode() == 126 || exitErr.ExitCode() == 127) {
 		return res, fmt.Errorf("%w: %s exited with status %d (not found or not executable)", ErrNotStarted, opt.Command[0], exitErr.ExitCode())
 	}
-	return res, errors.Join(derr, cerr, ferr)
+	return res, errors.Join(derr, cerr, ferr, eerr)
 }
 
 // follow points the probes at the VMM; attached to a running one, at the

@@ -86,6 +86,8 @@ type recBuilder struct {
 	// counts instructions KVM emulated by guest RIP.
 	accesses map[string]int
 	emulated map[uint64]int
+	// emulatedInEnd is how many of them the end line counted.
+	emulatedInEnd uint64
 	// byKind counts the probe events in the file, to compare with what fired.
 	byKind map[tracefile.Kind]uint64
 	// losses locates lost events from their numbers.

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/boottrace/boottrace/trace"
@@ -132,6 +133,14 @@ func (rb *recBuilder) build(guest, other *bootCollector, skips *trace.Skips, end
 
 func (rb *recBuilder) notes(end *tracefile.End) {
 	t := rb.t
+	if end != nil {
+		for rip, n := range end.Emulated {
+			if v, err := strconv.ParseUint(rip, 0, 64); err == nil && n < 1<<31 {
+				rb.emulated[v] += int(n)
+				rb.emulatedInEnd += n
+			}
+		}
+	}
 	if end == nil {
 		t.Notes = append(t.Notes, "partial: the recording has no end line (boottrace was killed or the file was cut); everything up to the last line is shown")
 	} else {
@@ -168,7 +177,11 @@ func (rb *recBuilder) notes(end *tracefile.End) {
 		var short []string
 		for _, ki := range tracefile.Kinds {
 			name := ki.Kind.String()
-			if n, got := end.Fired[name], rb.byKind[ki.Kind]; got < n && end.Lost == 0 {
+			got := rb.byKind[ki.Kind]
+			if ki.Kind == tracefile.KindEmulateInsn {
+				got += rb.emulatedInEnd // counted by the probes, not sent
+			}
+			if n := end.Fired[name]; got < n && end.Lost == 0 {
 				short = append(short, fmt.Sprintf("%s %d of %d", name, got, n))
 			}
 		}

@@ -712,3 +712,22 @@ func TestRecordingLossesLocated(t *testing.T) {
 		t.Error("notes say nothing was lost")
 	}
 }
+
+// TestRecordingEmulatedCounts: instructions KVM emulated, counted by the
+// probes and written in the end line, are noted as if they came as events,
+// and are not taken for events missing from the file.
+func TestRecordingEmulatedCounts(t *testing.T) {
+	const pid = 7
+	tr := readEvents(t, tracefile.Header{PID: pid, Attached: []string{"kvm:kvm_emulate_insn"}}, []tracefile.Event{
+		{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
+		{Time: 2000, Kind: "kvm:kvm_emulate_insn", TGID: pid, TID: pid, Fields: map[string]int64{"rip": 0x2000}},
+		{Time: 9000, Kind: "end", End: &tracefile.End{Reason: "test", Fired: map[string]uint64{"kvm:kvm_emulate_insn": 8}, Emulated: map[string]uint64{"0x1000": 5, "0x2000": 2}}},
+	})
+	notes := strings.Join(tr.Notes, "\n")
+	if want := "8 instructions emulated by KVM (kvm_emulate_insn), most at guest RIP 0x1000 5, 0x2000 3"; !strings.Contains(notes, want) {
+		t.Errorf("notes lack %q:\n%s", want, notes)
+	}
+	if strings.Contains(notes, "fewer events in the file") {
+		t.Errorf("counted instructions taken for missing events:\n%s", notes)
+	}
+}

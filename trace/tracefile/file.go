@@ -110,7 +110,10 @@ type End struct {
 	Lost   uint64            `json:"lost"`
 	Fired  map[string]uint64 `json:"fired"`
 	Clock  []ClockPair       `json:"clock"`
-	Exit   string            `json:"vmm_exit,omitempty"`
+	// Emulated counts instructions KVM emulated by guest RIP ("0x..."), as
+	// the probes counted them instead of sending events.
+	Emulated map[string]uint64 `json:"emulated,omitempty"`
+	Exit     string            `json:"vmm_exit,omitempty"`
 	// Errors counts events the recorder could not read or decode.
 	Errors uint64 `json:"read_errors,omitempty"`
 	// Unfollowed counts threads and processes of the VMM the probes could
