@@ -17,13 +17,25 @@ import (
 // "[host]" spans), the track, the span's kind and, when known, its CPU
 // ("go tool pprof -tagfocus kind=wait"). Folded input has no clock, so its
 // samples count whatever unit the folded values had.
-func Profile(t *trace.Trace) *profile.Profile {
+func Profile(t *trace.Trace) *profile.Profile { return ProfileViews(t) }
+
+// ProfileViews is Profile of several views of one boot in one profile, a
+// sample type each: the first is the default ("wall", as Profile), each
+// further one "VIEW_wall" after its name (trace.Trace.Format is not a
+// view; the caller names them: see AllTracks). Counted host events come
+// from the last view, which should hold every track, so none counts twice.
+func ProfileViews(t *trace.Trace, more ...View) *profile.Profile {
+	views := append([]View{{Trace: t}}, more...)
 	sampleType := &profile.ValueType{Type: "wall", Unit: "nanoseconds"}
 	if !t.Timed {
 		sampleType = &profile.ValueType{Type: "samples", Unit: "count"}
 	}
+	types := []*profile.ValueType{sampleType}
+	for _, v := range more {
+		types = append(types, &profile.ValueType{Type: v.Name + "_" + sampleType.Type, Unit: sampleType.Unit})
+	}
 	p := &profile.Profile{
-		SampleType:    []*profile.ValueType{sampleType},
+		SampleType:    types,
 		PeriodType:    sampleType,
 		Period:        1,
 		DurationNanos: max(t.End()-t.Start(), 0),
@@ -57,13 +69,13 @@ func Profile(t *trace.Trace) *profile.Profile {
 	// Label maps are shared between the samples of a track and kind (pprof
 	// only reads them), so a profile of many spans holds few maps.
 	type labelKey struct {
-		track int
-		host  bool
-		kind  trace.Kind
+		view, track int
+		host        bool
+		kind        trace.Kind
 	}
 	labelSets := map[labelKey]map[string][]string{}
-	labelsOf := func(track int, tr trace.Track, kind trace.Kind) map[string][]string {
-		k := labelKey{track, kind == trace.KindHost, kind}
+	labelsOf := func(view, track int, tr trace.Track, kind trace.Kind) map[string][]string {
+		k := labelKey{view, track, kind == trace.KindHost, kind}
 		if l, ok := labelSets[k]; ok {
 			return l
 		}
@@ -79,7 +91,8 @@ func Profile(t *trace.Trace) *profile.Profile {
 	// "go tool pprof -sample_index=..." shows where they happened.
 	var counts []string
 	seen := map[string]bool{}
-	for _, tr := range t.Tracks {
+	last := len(views) - 1
+	for _, tr := range views[last].Trace.Tracks {
 		tr.Walk(func(path []*trace.Span) bool {
 			for k := range path[len(path)-1].Counts {
 				if !seen[k] {
@@ -94,14 +107,35 @@ func Profile(t *trace.Trace) *profile.Profile {
 	for _, k := range counts {
 		p.SampleType = append(p.SampleType, &profile.ValueType{Type: strings.ReplaceAll(k, " ", "_"), Unit: "count"})
 	}
-	values := func(s *trace.Span, self int64) []int64 {
-		v := make([]int64, 1+len(counts))
-		v[0] = self
-		for i, k := range counts {
-			v[1+i] = s.Counts[k]
+	values := func(view int, s *trace.Span, self int64) []int64 {
+		v := make([]int64, len(views)+len(counts))
+		v[view] = self
+		if view == last {
+			for i, k := range counts {
+				v[len(views)+i] = s.Counts[k]
+			}
 		}
 		return v
 	}
+	for vi, view := range views {
+		addSamples(p, view.Trace, vi, vi == last, loc, labelsOf, values)
+	}
+	return p
+}
+
+// View is a view of a boot to put in a profile beside another.
+type View struct {
+	Name  string
+	Trace *trace.Trace
+}
+
+// AllTracks names the view of every track ("boottrace pprof --all"), the
+// sample type "all_tracks_wall" beside the critical path's "wall".
+const AllTracks = "all_tracks"
+
+func addSamples(p *profile.Profile, t *trace.Trace, view int, withCounts bool, loc func(*trace.Span) *profile.Location,
+	labelsOf func(view, track int, tr trace.Track, kind trace.Kind) map[string][]string,
+	values func(view int, s *trace.Span, self int64) []int64) {
 	for ti, tr := range t.Tracks {
 		var num map[string][]int64
 		if tr.CPU >= 0 {
@@ -111,7 +145,7 @@ func Profile(t *trace.Trace) *profile.Profile {
 		tr.Walk(func(path []*trace.Span) bool {
 			s := path[len(path)-1]
 			self := s.Self()
-			if self <= 0 && len(s.Counts) == 0 {
+			if self <= 0 && (len(s.Counts) == 0 || !withCounts) {
 				return true
 			}
 			if skipRoot {
@@ -124,11 +158,10 @@ func Profile(t *trace.Trace) *profile.Profile {
 			for i, ps := range path {
 				locs[len(path)-1-i] = loc(ps)
 			}
-			p.Sample = append(p.Sample, &profile.Sample{Location: locs, Value: values(s, max(self, 0)), Label: labelsOf(ti, tr, s.Kind), NumLabel: num})
+			p.Sample = append(p.Sample, &profile.Sample{Location: locs, Value: values(view, s, max(self, 0)), Label: labelsOf(view, ti, tr, s.Kind), NumLabel: num})
 			return true
 		})
 	}
-	return p
 }
 
 // WritePprof writes the trace as a gzipped pprof profile.

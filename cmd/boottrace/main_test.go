@@ -343,3 +343,65 @@ func TestReproducible(t *testing.T) {
 		}
 	}
 }
+
+// TestPprofViews: the default profile opens on the critical path (its
+// total the boot's wall-clock time) and holds every track's time as a
+// second sample type, equal to what --all gives alone.
+func TestPprofViews(t *testing.T) {
+	rec := filepath.Join("..", "..", "examples", "record", "qemu-tcg.trace.gz")
+	dir := t.TempDir()
+	total := func(file string, index int) int64 {
+		t.Helper()
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		p, err := profile.Parse(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, s := range p.Sample {
+			n += s.Value[index]
+		}
+		return n
+	}
+	both, all := filepath.Join(dir, "both.pb.gz"), filepath.Join(dir, "all.pb.gz")
+	for _, args := range [][]string{{"pprof", "-o", both, rec}, {"pprof", "--all", "-o", all, rec}} {
+		if _, _, err := run(t, "", args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, _ := os.Open(both)
+	p, err := profile.Parse(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, st := range p.SampleType {
+		types = append(types, st.Type)
+	}
+	if p.DefaultSampleType != "wall" || len(types) < 2 || types[0] != "wall" || types[1] != "all_tracks_wall" {
+		t.Fatalf("sample types %v, default %q", types, p.DefaultSampleType)
+	}
+	out, _, err := run(t, "", "summary", "--json", rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Budget struct {
+			Total int64 `json:"total_ns"`
+		} `json:"budget"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatal(err)
+	}
+	if got := total(both, 0); got != s.Budget.Total || got == 0 {
+		t.Errorf("wall adds up to %d ns, the budget is %d", got, s.Budget.Total)
+	}
+	if got, want := total(both, 1), total(all, 0); got != want {
+		t.Errorf("all_tracks_wall adds up to %d ns, --all's wall to %d", got, want)
+	}
+}
