@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -59,7 +60,7 @@ func missingCaps() ([]string, error) {
 // Probes are the loaded BPF programs, their links and the ring buffer.
 type Probes struct {
 	objs    probesObjects
-	links   []link.Link
+	links   []io.Closer // links, and perf events a program is attached to by ioctl
 	reader  *ringbuf.Reader
 	rec     ringbuf.Record
 	formats map[Kind]Format
@@ -244,7 +245,7 @@ func (p *Probes) attachSoftware(se tracefile.KindInfo, prog *ebpf.Program) error
 	if err != nil {
 		return err
 	}
-	var links []link.Link
+	var links []io.Closer
 	for _, cpu := range cpus {
 		attr := unix.PerfEventAttr{
 			Type: unix.PERF_TYPE_SOFTWARE, Config: softwareConfig[se.Kind],
@@ -255,9 +256,7 @@ func (p *Probes) attachSoftware(se tracefile.KindInfo, prog *ebpf.Program) error
 			closeAll(links)
 			return fmt.Errorf("perf_event_open %s on CPU %d: %w", se.Event, cpu, err)
 		}
-		// The link holds the event; the descriptor is not needed after.
-		l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: prog, Attach: ebpf.AttachPerfEvent})
-		unix.Close(fd)
+		l, err := attachPerfEvent(fd, prog)
 		if err != nil {
 			closeAll(links)
 			return fmt.Errorf("attach to %s on CPU %d: %w", se.Event, cpu, err)
@@ -268,7 +267,47 @@ func (p *Probes) attachSoftware(se tracefile.KindInfo, prog *ebpf.Program) error
 	return nil
 }
 
-func closeAll(links []link.Link) {
+// attachPerfEvent attaches prog to the perf event fd, with a BPF link
+// where the kernel has them for perf events (5.15 on; the link then holds
+// the event and fd is closed), else with the PERF_EVENT_IOC_SET_BPF ioctl
+// on the event, which stays open until it is closed.
+func attachPerfEvent(fd int, prog *ebpf.Program) (io.Closer, error) {
+	l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: prog, Attach: ebpf.AttachPerfEvent})
+	if !perfEventLinks {
+		err = unix.EINVAL
+		if l != nil {
+			l.Close()
+		}
+	}
+	if err == nil {
+		unix.Close(fd)
+		return l, nil
+	}
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, ebpf.ErrNotSupported) {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("no BPF link for perf events (kernel before 5.15), and PERF_EVENT_IOC_SET_BPF failed: %w", err)
+	}
+	if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("enable perf event: %w", err)
+	}
+	return perfEventFD(fd), nil
+}
+
+// perfEventLinks is false only in tests: the ioctl path, as on 5.10–5.14.
+var perfEventLinks = true
+
+// perfEventFD is a perf event a program was attached to by ioctl: closing
+// it detaches the program.
+type perfEventFD int
+
+func (f perfEventFD) Close() error { return unix.Close(int(f)) }
+
+func closeAll(links []io.Closer) {
 	for _, l := range links {
 		l.Close()
 	}

@@ -72,3 +72,38 @@ func TestIoctlEvents(t *testing.T) {
 	}
 	t.Logf("attached %v; missing %v", p.Attached, p.Missing)
 }
+
+// TestPerfEventIoctl attaches the fault probes the way kernels 5.10–5.14
+// need (PERF_EVENT_IOC_SET_BPF: they have no BPF link for perf events)
+// and checks that this process's page faults still end in events.
+func TestPerfEventIoctl(t *testing.T) {
+	perfEventLinks = false
+	defer func() { perfEventLinks = true }()
+	p := loadOrSkip(t)
+	if _, missing := p.Missing[tracefile.KindMinorFaultDone.String()]; missing {
+		t.Skipf("minor-faults not attached: %v", p.Missing)
+	}
+	if err := p.Follow(uint32(os.Getpid())); err != nil {
+		t.Fatal(err)
+	}
+	// Fresh anonymous memory, touched page by page: minor faults.
+	mem, err := unix.Mmap(-1, 0, 64<<12, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	for i := 0; i < len(mem); i += 1 << 12 {
+		mem[i] = 1
+	}
+	deadline := time.AfterFunc(10*time.Second, func() { p.Close() })
+	defer deadline.Stop()
+	for {
+		ev, err := p.Read()
+		if err != nil {
+			t.Fatalf("no minor-fault event: %v", err)
+		}
+		if ev.Kind == tracefile.KindMinorFaultDone {
+			return
+		}
+	}
+}
