@@ -276,6 +276,22 @@ func TestBootTraceSMP(t *testing.T) {
 	if len(find(tr, "smp_init")) == 0 {
 		t.Error("no smp_init phase")
 	}
+	// kernel_init's waits say who ended them, and other tasks have names.
+	woken, named := 0, 0
+	tr.Tracks[0].Walk(func(path []*trace.Span) bool {
+		if s := path[len(path)-1]; s.Kind == trace.KindOffCPU && strings.Contains(s.Name, ", woken by ") {
+			woken++
+		}
+		return true
+	})
+	for _, track := range tr.Tracks[1:] {
+		if strings.HasPrefix(track.Name, "pid ") && strings.HasSuffix(track.Name, ")") {
+			named++
+		}
+	}
+	if woken == 0 || named == 0 {
+		t.Errorf("%d waits of kernel_init say who woke it, %d tasks are named: want some of each (tracks %v)", woken, named, trackNames(tr))
+	}
 	secondary := false
 	for _, m := range tr.Marks {
 		secondary = secondary || m.Text == "start_secondary"
@@ -394,11 +410,24 @@ func TestBootTraceEnds(t *testing.T) {
 		// quiet hides printk below KERN_WARNING; the flush goes to the
 		// console directly and is not hidden.
 		{"quiet", []string{"quiet"}, "run_init_process"},
+		// A real rcu_barrier(): init frees a network namespace, whose
+		// cleanup (in a workqueue) waits for RCU callbacks, and the boot
+		// ends at the mark init writes after it.
+		{"rcu_barrier", []string{"boottrace.end=netns-done", "netns"}, "netns-done"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr, console := boot(t, build, []string{"MEM=128"}, tc.cmdline...)
 			if got := tr.Marks[len(tr.Marks)-1].Text; got != tc.lastMark {
 				t.Errorf("the boot ended at %q, want %q", got, tc.lastMark)
+			}
+			if tc.name == "rcu_barrier" {
+				barriers := find(tr, "rcu_barrier")
+				if len(barriers) == 0 {
+					t.Fatalf("no rcu_barrier wait; tracks %v", trackNames(tr))
+				}
+				if caller := barriers[0][len(barriers[0])-2]; caller.Name != "cleanup_net" {
+					t.Errorf("rcu_barrier called from %q, want cleanup_net: %v", caller.Name, names(barriers[0]))
+				}
 			}
 			if tc.name != "panic" {
 				if len(find(tr, "start_kernel")) == 0 {

@@ -14,9 +14,12 @@
  * "switches" it first times 20,000 round trips over a pipe between two
  * processes (40,000 context switches, each through every scheduler hook)
  * and prints the time: the cost of the patch after the boot
- * (scripts/measure-after-boot.sh).
+ * (scripts/measure-overhead.sh). With "netns" it frees a network
+ * namespace and marks "netns-done" after its cleanup (rcu_barrier()).
  */
+#define _GNU_SOURCE
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,22 +66,52 @@ static void switches(void)
 	fflush(stdout);
 }
 
+/* Adds a BOOT_TRACE userspace mark, when the kernel has the patch. */
+static void mark(const char *name)
+{
+	int fd = open("/proc/boot_trace_mark", O_WRONLY);
+
+	if (fd >= 0) {
+		write(fd, name, strlen(name));
+		close(fd);
+	}
+}
+
+/*
+ * Creates a network namespace in a child that exits at once: the kernel
+ * frees it in a workqueue (cleanup_net), which calls rcu_barrier(). Marks
+ * "netns-done" two seconds later, time enough for the cleanup.
+ */
+static void netns(void)
+{
+	pid_t child = fork();
+
+	if (child == 0) {
+		if (unshare(CLONE_NEWNET))
+			perror("boottrace-init: unshare");
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+	sleep(2);
+	mark("netns-done");
+	printf("boottrace-init: freed a network namespace\n");
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	int fd;
 
 	mount("proc", "/proc", "proc", 0, NULL);
-	fd = open("/proc/boot_trace_mark", O_WRONLY);
-	if (fd >= 0) {
-		write(fd, "init", 4);
-		close(fd);
-	}
+	mark("init");
 	printf("boottrace-init: reached userspace\n");
 	fflush(stdout);
 	if (argc > 1 && strcmp(argv[1], "exit") == 0)
 		return 0;
 	if (argc > 1 && strcmp(argv[1], "switches") == 0)
 		switches();
+	if (argc > 1 && strcmp(argv[1], "netns") == 0)
+		netns();
 	while (argc > 1 && strcmp(argv[1], "hold") == 0)
 		pause();
 	/* Not "debugfs": the kernel takes that word as its own parameter. */

@@ -246,6 +246,15 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 	}
 	var last int64
 	jumps, samples := 0, 0
+	// Task names, from the "comm=NAME" instants the kernel records as the
+	// boot ends; and kernel_init's off-CPU spans with who ended them
+	// ("woken" instants), named once every name is known.
+	comms := map[int]string{}
+	type wake struct {
+		span  *trace.Span
+		waker int // -1: an interrupt or a timer
+	}
+	var wakes []wake
 	period := samplePeriod(recs, tsc0, hdr.TSCkHz)
 	frame := func(addr uint64) symbolize.Frame {
 		// Addresses as System.map gives them: without the KASLR offset.
@@ -262,6 +271,10 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 			jumps++
 			continue
 		}
+		if name, ok := strings.CutPrefix(r.name, "comm="); ok && r.kind == 'I' {
+			comms[r.pid] = name
+			continue
+		}
 		at := cyclesToNs(r.tsc-tsc0, hdr.TSCkHz)
 		last = max(last, at)
 		k := trackOf(r)
@@ -274,6 +287,7 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 			case k.pid == 0:
 				name = fmt.Sprintf("cpu%d idle", k.cpu)
 			}
+			// Named below, once the names (recorded last) are known.
 			tr = &trace.Span{Name: name, Kind: trace.KindTrack, Start: at, End: at}
 			tracks[k] = tr
 			order = append(order, k)
@@ -287,7 +301,9 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 			at = prev
 		}
 		tr.End = max(tr.End, at)
-		if n := len(onCPU[k]); n == 0 || onCPU[k][n-1].CPU != r.cpu {
+		// A wake-up is taken on the waker's CPU, not the woken task's.
+		woken := r.kind == 'I' && (r.name == "woken" || r.name == "woken_irq")
+		if n := len(onCPU[k]); !woken && (n == 0 || onCPU[k][n-1].CPU != r.cpu) {
 			onCPU[k] = append(onCPU[k], trace.CPUAt{Time: at, CPU: r.cpu})
 		}
 		st := stacks[k]
@@ -304,6 +320,21 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 		// gaps between them show where the instrumentation is blind.
 		t.Marks = append(t.Marks, trace.Mark{Time: at, Line: r.line, Text: markText(r, frame)})
 		switch r.kind {
+		case 'I':
+			if !woken {
+				break
+			}
+			// The wait it ends is the innermost off-CPU span open.
+			for j := len(st) - 1; j >= 0; j-- {
+				if st[j].span.Kind == trace.KindOffCPU {
+					waker := -1
+					if r.name == "woken" && r.addr>>63 == 1 {
+						waker = int(r.addr &^ (1 << 63))
+					}
+					wakes = append(wakes, wake{st[j].span, waker})
+					break
+				}
+			}
 		case 'B':
 			// A phase's address field is an argument (a CPU number, say),
 			// flagged with the top bit so that 0 is told apart from none.
@@ -379,6 +410,16 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 		}
 		stacks[k] = st
 	}
+	for _, w := range wakes {
+		switch name, ok := comms[w.waker]; {
+		case w.waker < 0:
+			w.span.Name += ", woken by an interrupt"
+		case ok:
+			w.span.Name += ", woken by " + trace.CleanName(name)
+		default:
+			w.span.Name += fmt.Sprintf(", woken by pid %d", w.waker)
+		}
+	}
 	unfinished := 0
 	for _, k := range order {
 		for _, o := range stacks[k] {
@@ -403,6 +444,9 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 	})
 	for _, k := range order {
 		tr := tracks[k]
+		if name, ok := comms[k.pid]; ok && k.pid > 1 {
+			tr.Name += " (" + trace.CleanName(name) + ")"
+		}
 		fixEnds(tr)
 		tr.SortChildren()
 		t.Tracks = append(t.Tracks, trace.Track{Span: tr, Source: "guest", CPU: onlyCPU(onCPU[k]), OnCPU: onCPU[k]})

@@ -419,3 +419,53 @@ func TestBootTraceKASLR(t *testing.T) {
 		t.Errorf("an address past _end resolved to %s", name)
 	}
 }
+
+// TestBootTraceWakeups names kernel_init's waits by who ended them (the
+// "woken" instants the scheduler records, with the waker's pid) and the
+// tasks' tracks by their names ("comm=" instants, recorded as the boot
+// ends, which neither extend a track nor count as marks).
+func TestBootTraceWakeups(t *testing.T) {
+	recs := []string{
+		"0 I 0 0 3e8 0 x86_64_start_kernel",          // 1000
+		"1 W 0 1 7d0 0 sleep",                        // 2000
+		"2 S 0 13 834 ffffffff81000110 -",            // 2100: pid 13 runs
+		"3 I 0 1 898 800000000000000d woken",         // 2200: woken by pid 13
+		"4 X 0 1 8fc 0 sleep",                        // 2300
+		"5 W 0 1 960 0 sleep",                        // 2400
+		"6 I 0 1 9c4 0 woken_irq",                    // 2500: by a timer
+		"7 X 0 1 a28 0 sleep",                        // 2600
+		"8 I 0 1 a8c 0 run_init_process",             // 2700
+		"9 I 0 13 2710 0 comm=kworker/0:1",           // 10000
+		"10 I 0 14 2774 0 comm=never_seen_elsewhere", // 10100
+	}
+	tr, err := Read(strings.NewReader(strings.Join(flushLines(1, recs), "")), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, track := range tr.Tracks {
+		names = append(names, track.Name)
+		if track.End > 2700 {
+			t.Errorf("track %s ends at %d, after the boot's last record", track.Name, track.End)
+		}
+	}
+	if diff := cmp.Diff([]string{"kernel", "pid 13 (kworker/0:1)"}, names); diff != "" {
+		t.Errorf("tracks (-want +got):\n%s", diff)
+	}
+	var waits []string
+	tr.Tracks[0].Walk(func(path []*trace.Span) bool {
+		if s := path[len(path)-1]; s.Kind == trace.KindOffCPU {
+			waits = append(waits, s.Name)
+		}
+		return true
+	})
+	want := []string{"[off-cpu] sleeping, woken by kworker/0:1", "[off-cpu] sleeping, woken by an interrupt"}
+	if diff := cmp.Diff(want, waits); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
+	}
+	for _, m := range tr.Marks {
+		if strings.HasPrefix(m.Text, "comm=") {
+			t.Errorf("a task name taken for a mark: %q", m.Text)
+		}
+	}
+}
