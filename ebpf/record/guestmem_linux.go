@@ -47,21 +47,18 @@ func guestMemory(pid int, w *tracefile.Writer, stop chan<- string, quit <-chan s
 	}()
 	lastScan := time.Time{}
 	lastRead := int64(0)
-	ended := false
-	emit := func(lines []string) {
-		if len(lines) > 0 {
-			w.Write(tracefile.Event{Time: monotonic(), Kind: tracefile.KindGuestMemory, Data: strings.Join(lines, "\n") + "\n"})
-		}
-	}
 	tick := time.NewTicker(memPoll)
 	defer tick.Stop()
 	for {
+		// Once the boot has ended nothing is read again: the descriptor
+		// keeps saying done.
+		ended := g != nil && g.Done()
 		select {
 		case <-quit:
 			if g != nil && !ended {
 				// The boot did not end while the VMM could be read: what
 				// was read stands, without the end line.
-				h := g.Header(g.Count)
+				h := g.Header()
 				w.Write(tracefile.Event{Time: lastRead, Kind: tracefile.KindGuestMemory, Data: h.String() + "\n"})
 			}
 			return
@@ -91,12 +88,13 @@ func guestMemory(pid int, w *tracefile.Writer, stop chan<- string, quit <-chan s
 			lines = append(lines, r.String())
 		}
 		if g.Done() {
-			h := g.Header(g.Count)
+			h := g.Header()
 			lines = append(lines, h.String(), bootline.End{Records: g.Count}.String())
-			ended = true
 		}
-		emit(lines)
-		if ended {
+		if len(lines) > 0 {
+			w.Write(tracefile.Event{Time: lastRead, Kind: tracefile.KindGuestMemory, Data: strings.Join(lines, "\n") + "\n"})
+		}
+		if g.Done() {
 			// A guest that talks on its console may print the trace there
 			// too: its flush begins as the boot ends; give it a moment.
 			if console.output.Load() {
@@ -144,19 +142,9 @@ func processTree(pid int) []int {
 	parent := map[int][]int{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, s := range stats {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			continue
-		}
-		// "pid (comm) S ppid ...": comm may hold spaces and parentheses.
-		i := strings.LastIndexByte(string(b), ')')
-		f := strings.Fields(string(b[i+1:]))
-		if i < 0 || len(f) < 2 {
-			continue
-		}
-		child, err1 := strconv.Atoi(filepath.Base(filepath.Dir(s)))
-		ppid, err2 := strconv.Atoi(f[1])
-		if err1 == nil && err2 == nil {
+		_, ppid, err := procStat(s)
+		child, cerr := strconv.Atoi(filepath.Base(filepath.Dir(s)))
+		if err == nil && cerr == nil && ppid >= 0 {
 			parent[ppid] = append(parent[ppid], child)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -404,11 +405,29 @@ type consoleSeen struct {
 
 // alive reports whether pid runs: it exists and is not a zombie.
 func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	state, _, err := procStat(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && state != "Z" && state != "X"
+}
+
+// procStat reads a process's state and parent from its /proc stat file:
+// "pid (comm) S ppid ...", where comm may hold spaces and parentheses, so
+// the fields are those after the last ')'. What does not parse is "" and
+// -1; err is the file's.
+func procStat(path string) (state string, ppid int, err error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return false
+		return "", -1, err
 	}
-	// "pid (comm) S ...": the state follows the last ')'.
 	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || i+2 >= len(b) || (b[i+2] != 'Z' && b[i+2] != 'X')
+	if i < 0 {
+		return "", -1, nil
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return "", -1, nil
+	}
+	if ppid, err = strconv.Atoi(f[1]); err != nil {
+		ppid = -1
+	}
+	return f[0], ppid, nil
 }

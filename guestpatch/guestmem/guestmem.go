@@ -302,15 +302,15 @@ func (g *Guest) name(p uint64) (string, error) {
 	return s, nil
 }
 
-// Header is the flush header the descriptor stands for, counting the
-// records read so far.
-func (g *Guest) Header(records int) bootline.Header {
+// Header is the flush header the descriptor stands for, with the slot
+// count as last read.
+func (g *Guest) Header() bootline.Header {
 	d := g.Desc
 	rel := d.Release[:]
 	if i := bytes.IndexByte(rel, 0); i >= 0 {
 		rel = rel[:i]
 	}
-	h := bootline.Header{Version: 2, Release: string(rel), TSCkHz: uint64(d.TSCkHz), CPUs: int(d.CPUs), Records: records, Dropped: g.Dropped, KASLR: d.KASLR, Flags: uint64(d.Flags &^ FlagOff)}
+	h := bootline.Header{Version: 2, Release: string(rel), TSCkHz: uint64(d.TSCkHz), CPUs: int(d.CPUs), Records: g.Count, Dropped: g.Dropped, KASLR: d.KASLR, Flags: uint64(d.Flags &^ FlagOff)}
 	if h.Release == "" {
 		h.Release = "unknown"
 	}
