@@ -61,7 +61,8 @@ func BenchmarkIoctl(b *testing.B) {
 	}
 	defer kvm.Close()
 	b.Run("no-probes", func(b *testing.B) { ioctlLoop(b, kvm.Fd()) })
-	b.Run("probes", func(b *testing.B) { withProbes(b, func(b *testing.B) { ioctlLoop(b, kvm.Fd()) }) })
+	b.Run("probes", func(b *testing.B) { withProbes(b, true, func(b *testing.B) { ioctlLoop(b, kvm.Fd()) }) })
+	b.Run("probes-unrelated", func(b *testing.B) { withProbes(b, false, func(b *testing.B) { ioctlLoop(b, kvm.Fd()) }) })
 }
 
 // BenchmarkPageFault measures what the probes cost a page fault of the
@@ -69,13 +70,17 @@ func BenchmarkIoctl(b *testing.B) {
 // its end, two events per fault.
 func BenchmarkPageFault(b *testing.B) {
 	b.Run("no-probes", faultLoop)
-	b.Run("probes", func(b *testing.B) { withProbes(b, faultLoop) })
+	b.Run("probes", func(b *testing.B) { withProbes(b, true, faultLoop) })
+	b.Run("probes-unrelated", func(b *testing.B) { withProbes(b, false, faultLoop) })
 }
 
-// withProbes runs loop with the probes following this process, its events
-// read and written to a trace file as boottrace record does.
-func withProbes(b *testing.B, loop func(b *testing.B)) {
-	p, err := Load()
+// withProbes runs loop with the probes loaded, its events read and written
+// to a trace file as boottrace record does. They follow this process, or
+// (follow false) another one: the cost to every other process on the host
+// while a VMM is recorded (the tracepoints fire for every task and the
+// programs filter).
+func withProbes(b *testing.B, follow bool, loop func(b *testing.B)) {
+	p, err := Load(LoadOptions{})
 	if errors.Is(err, ErrPrivileges) {
 		b.Skip(err)
 	}
@@ -83,7 +88,11 @@ func withProbes(b *testing.B, loop func(b *testing.B)) {
 		b.Fatal(err)
 	}
 	defer p.Close()
-	if err := p.Follow(uint32(os.Getpid())); err != nil {
+	pid := os.Getpid()
+	if !follow {
+		pid = os.Getppid() // a process that makes no ioctl and takes no fault meanwhile
+	}
+	if err := p.Follow(uint32(pid)); err != nil {
 		b.Fatal(err)
 	}
 	var file bytes.Buffer

@@ -22,13 +22,13 @@ import (
 func TestLoadCapabilities(t *testing.T) {
 	switch os.Getenv("BOOTTRACE_CAPS_CHILD") {
 	case "none":
-		_, err := Load()
+		_, err := Load(LoadOptions{})
 		if !errors.Is(err, ErrPrivileges) || !strings.Contains(err.Error(), "CAP_BPF") {
 			t.Fatalf("Load as uid %d without capabilities: %v, want ErrPrivileges naming CAP_BPF", os.Geteuid(), err)
 		}
 		return
 	case "caps":
-		p, err := Load()
+		p, err := Load(LoadOptions{})
 		if err != nil {
 			t.Fatalf("Load as uid %d with CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH: %v", os.Geteuid(), err)
 		}

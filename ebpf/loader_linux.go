@@ -115,9 +115,27 @@ func tracefsChecked() (string, error) {
 	return dir, nil
 }
 
+// LoadOptions configure Load.
+type LoadOptions struct {
+	// RingBytes sizes the ring buffer the events pass through: a power of
+	// two, at least a page; 0 is DefaultRingBytes.
+	RingBytes int
+}
+
+// DefaultRingBytes is the ring buffer's size unless told otherwise: about
+// 120,000 events of burst.
+const DefaultRingBytes = 16 << 20
+
 // Load loads the probes and attaches every tracepoint the running kernel
 // has. Close the returned Probes.
-func Load() (*Probes, error) {
+func Load(opt LoadOptions) (*Probes, error) {
+	ring := opt.RingBytes
+	if ring == 0 {
+		ring = DefaultRingBytes
+	}
+	if ring < os.Getpagesize() || ring&(ring-1) != 0 {
+		return nil, fmt.Errorf("ring buffer of %d bytes: it must be a power of two of at least %d", ring, os.Getpagesize())
+	}
 	dir, err := tracefsChecked()
 	if err != nil {
 		return nil, err
@@ -167,6 +185,7 @@ func Load() (*Probes, error) {
 			return nil, fmt.Errorf("set %s: %w", v, err)
 		}
 	}
+	spec.Maps["events"].MaxEntries = uint32(ring)
 	var cookie [8]byte
 	if _, err := rand.Read(cookie[:]); err != nil {
 		return nil, fmt.Errorf("announce cookie: %w", err)

@@ -14,7 +14,7 @@ import (
 // machine cannot (not root, no BPF).
 func loadOrSkip(t *testing.T) *Probes {
 	t.Helper()
-	p, err := Load()
+	p, err := Load(LoadOptions{})
 	if errors.Is(err, ErrPrivileges) {
 		t.Skip(err)
 	}

@@ -20,7 +20,7 @@ import (
 func newRecordCmd() *cobra.Command {
 	var out, until string
 	var in inputFlags
-	var pid int
+	var pid, bufferKiB int
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "record [-o FILE] [--vmlinux F | --system-map F] [--until REGEX] [--timeout D] -- VMM ARGS...",
@@ -61,8 +61,13 @@ other command reads it ("boottrace flame --chart boot.trace"). The guest's
 symbols given with --vmlinux or --system-map are checked and named in the
 file, so those commands use them without the flag.
 
-Needs root (or CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH) and tracefs,
-which it mounts if needed. It changes no global tracing switch.`,
+KVM's debugfs directory of each VM is read while it runs: the TSC offset
+and scaling ratio KVM applies (an exact guest clock where the tracepoint's
+offset is not the one in effect), and its counters, such as the page sizes
+guest memory is mapped with.
+
+Needs root (or CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH) and tracefs;
+it mounts tracefs and debugfs if needed. It changes no global tracing switch.`,
 		Example: `  sudo boottrace record -o boot.trace -- qemu-system-x86_64 -M microvm -kernel bzImage ... -serial stdio
   sudo boottrace record --until 'login:' --timeout 30s -- firecracker --config-file vm.json
   sudo boottrace record --system-map System.map -o boot.trace -- ./boot.sh bzImage initrd -
@@ -99,7 +104,7 @@ which it mounts if needed. It changes no global tracing switch.`,
 				Command: args, PID: pid,
 				Console: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(), Stderr: cmd.ErrOrStderr(),
 				Until: re, Timeout: timeout, Progress: cmd.ErrOrStderr(),
-				Vmlinux: vmlinux, SystemMap: systemMap,
+				Vmlinux: vmlinux, SystemMap: systemMap, RingBytes: bufferKiB << 10,
 			}
 			// Everything that can fail before the recording begins is
 			// checked before the trace file is touched.
@@ -150,5 +155,6 @@ which it mounts if needed. It changes no global tracing switch.`,
 	cmd.Flags().StringVar(&until, "until", "", "stop at the first console line matching this regular expression")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop (and stop the VMM) after this long, e.g. 30s")
 	cmd.Flags().IntVar(&pid, "pid", 0, "attach to a running VMM instead of starting one")
+	cmd.Flags().IntVarP(&bufferKiB, "buffer-size", "b", 16<<10, "size the ring buffer the probes' events pass through, in `KiB` (a power of two); a bigger one rides out longer bursts (lost events are counted either way)")
 	return cmd
 }

@@ -106,6 +106,7 @@ volatile const __u64 announce_cookie = 0;
 
 #define BOOTTRACE_ANNOUNCE 0x42540001 // 'B' 'T' 0 1
 #define KVM_SET_USER_MEMORY_REGION 0x4020ae46
+#define KVM_SET_USER_MEMORY_REGION2 0x40a0ae49 // its first 32 bytes are the same
 
 static __always_inline void count(__u32 idx)
 {
@@ -155,7 +156,7 @@ static __always_inline int submit(void *ctx, __u16 kind, __u64 id)
 		__u64 cmd = 0, arg = 0;
 		bpf_probe_read_kernel(&cmd, sizeof(cmd), ctx + ioctl_cmd_off);
 		bpf_probe_read_kernel(&arg, sizeof(arg), ctx + ioctl_arg_off);
-		if ((__u32)cmd == KVM_SET_USER_MEMORY_REGION)
+		if ((__u32)cmd == KVM_SET_USER_MEMORY_REGION || (__u32)cmd == KVM_SET_USER_MEMORY_REGION2)
 			bpf_probe_read_user(e->arg, sizeof(e->arg), (void *)arg);
 	}
 	return commit(e);
@@ -284,19 +285,21 @@ int sched_process_exec(void *ctx)
 }
 
 // A thread that exits is followed no more (its id may be reused by an
-// unrelated task), nor is a process whose main thread exits.
+// unrelated task), nor is a process whose main thread exits. Fork put
+// every new thread's id in tgids too (it cannot tell a thread from a
+// process): that entry goes as well, or a VMM's thread churn would fill
+// the map and new processes would go unfollowed.
 SEC("tracepoint/sched/sched_process_exit")
 int sched_process_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id, tgid = id >> 32;
-	int followed_now = followed(id);
+	__u32 tid = (__u32)id;
 
-	if (followed_now)
-		submit(ctx, KIND_EXIT, id);
+	if (!followed(id))
+		return 0;
+	submit(ctx, KIND_EXIT, id);
 	bpf_map_delete_elem(&threads, &tid);
-	if (followed_now && tid == tgid)
-		bpf_map_delete_elem(&tgids, &tgid);
+	bpf_map_delete_elem(&tgids, &tid);
 	return 0;
 }
 

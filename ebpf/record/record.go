@@ -38,6 +38,8 @@ type Options struct {
 	Progress io.Writer
 	// Vmlinux and SystemMap name the guest's symbols in the trace file.
 	Vmlinux, SystemMap string
+	// RingBytes sizes the probes' ring buffer (ebpf.LoadOptions); 0: the default.
+	RingBytes int
 }
 
 // Result says how a recording went.
@@ -67,6 +69,8 @@ func Check(opt Options) error {
 		return errors.New("nothing to record: give a VMM command or --pid")
 	case len(opt.Command) > 0 && opt.PID != 0:
 		return errors.New("give either a VMM command or --pid, not both")
+	case opt.RingBytes < 0 || opt.RingBytes&(opt.RingBytes-1) != 0 || opt.RingBytes > 0 && opt.RingBytes < os.Getpagesize():
+		return fmt.Errorf("buffer of %d bytes: give a power of two of at least %d", opt.RingBytes, os.Getpagesize())
 	case opt.PID < 0:
 		return fmt.Errorf("--pid %d: not a process id", opt.PID)
 	case opt.PID > 0:

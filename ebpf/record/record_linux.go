@@ -53,6 +53,10 @@ func clockPair() tracefile.ClockPair {
 	return best
 }
 
+// beforeReading, set by tests, runs before the first event is read: it
+// holds the events back to overrun the ring buffer.
+var beforeReading func()
+
 // gate holds a started command before it execs the VMM, so the probes are
 // attached to its pid before the VMM's first instruction.
 const gate = `read _ <&3; exec "$0" "$@"`
@@ -117,7 +121,7 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 	if err := Check(opt); err != nil {
 		return res, err
 	}
-	p, err := ebpf.Load()
+	p, err := ebpf.Load(ebpf.LoadOptions{RingBytes: opt.RingBytes})
 	if err != nil {
 		return res, err
 	}
@@ -172,6 +176,9 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 	wg.Add(1)
 	go func() { // probe events, until drained
 		defer wg.Done()
+		if beforeReading != nil {
+			beforeReading()
+		}
 		events, readErrs, firstErr = copyEvents(p, w)
 	}()
 	stop := make(chan string, 1)
@@ -180,10 +187,16 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 		defer close(memDone)
 		guestMemory(localPID, w, stop, quitMem, &v.console)
 	}()
+	kvmDone := make(chan struct{})
+	go func() {
+		defer close(kvmDone)
+		kvmStats(v.pid, localPID, w, quitMem)
+	}()
 	exited := v.wait(opt, w, stop)
 	res.Reason, err = v.stopWhen(ctx, opt, w, stop, exited)
 	close(quitMem)
 	<-memDone
+	<-kvmDone
 
 	// Detach the probes, then read what the ring buffer still holds: every
 	// event that fired before the end is in the file.

@@ -170,28 +170,79 @@ func recordingBudget(t *trace.Trace) (*Budget, bool) {
 	setup := vmmMain.Clip(launchEnd, setupEnd)
 	setup.Name, setup.Kind = "VMM set-up ("+vmmMain.Name+")", trace.KindPhase
 	add("VMM set-up", setup)
-	if guest != nil {
-		add("guest before its first record", &trace.Span{Name: "guest before its first record (firmware, decompression)", Kind: trace.KindPhase, Start: setupEnd, End: guestStart})
-	} else {
-		add("VM running", &trace.Span{Name: "VM running (no BOOT_TRACE from the guest)", Kind: trace.KindPhase, Start: setupEnd, End: guestStart})
+	// Before the guest's first record, the host's work on the boot vCPU
+	// (faulting in guest memory, exits) is what the guest waited on.
+	before := &trace.Span{Name: "guest before its first record (firmware, decompression)", Kind: trace.KindPhase, Start: setupEnd, End: guestStart}
+	if guest == nil {
+		before.Name = "VM running (no BOOT_TRACE from the guest)"
+	}
+	if boot := bootVCPU(vmm, proc); boot != nil && guestStart > setupEnd {
+		for _, c := range boot.Clip(setupEnd, guestStart).Children {
+			before.Children = append(before.Children, hostWork(c)...)
+		}
+	}
+	hostBefore := hostTime(before)
+	if guest == nil {
+		add("VM running", before)
+	} else if before.Duration() > 0 {
+		root.Children = append(root.Children, before)
+		b.Parts = append(b.Parts, Part{"guest before its first record", before.Duration() - hostBefore})
 	}
 	if guest != nil {
 		g := guest.Clip(guestStart, end)
 		g.Kind = trace.KindPhase
-		var host int64
-		g.Walk(func(path []*trace.Span) bool {
-			if s := path[len(path)-1]; s.Kind == trace.KindHost {
-				host += s.Duration()
-				return false
-			}
-			return true
-		})
 		root.Children = append(root.Children, g)
-		b.Parts = append(b.Parts, Part{"host (exits, faults)", host}, Part{"guest kernel", g.Duration() - host})
+		host := hostTime(g)
+		b.Parts = append(b.Parts, Part{"host (exits, faults)", host + hostBefore}, Part{"guest kernel", g.Duration() - host})
 		b.Span = "VMM exec to the end of the guest's boot"
 	}
 	b.finish(t, root)
 	return b, true
+}
+
+// hostTime adds up the host's work (exits, faults, the vCPU thread off
+// the CPU) under s, each span once.
+func hostTime(s *trace.Span) int64 {
+	var host int64
+	s.Walk(func(path []*trace.Span) bool {
+		if c := path[len(path)-1]; isHost(c) {
+			host += c.Duration()
+			return false
+		}
+		return true
+	})
+	return host
+}
+
+func isHost(s *trace.Span) bool { return s.Kind == trace.KindHost || s.Kind == trace.KindOffCPU }
+
+// hostWork is the outermost host spans in s (s itself, if it is one).
+func hostWork(s *trace.Span) []*trace.Span {
+	if isHost(s) {
+		return []*trace.Span{s}
+	}
+	var out []*trace.Span
+	for _, c := range s.Children {
+		out = append(out, hostWork(c)...)
+	}
+	return out
+}
+
+// bootVCPU is the VMM's thread that runs the guest's CPU 0.
+func bootVCPU(vmm []trace.Track, proc int) *trace.Track {
+	var first *trace.Track
+	for i, tr := range vmm {
+		if tr.Process != proc || !strings.Contains(tr.Name, "vcpu") {
+			continue
+		}
+		if tr.CPU == 0 {
+			return &vmm[i]
+		}
+		if first == nil {
+			first = &vmm[i]
+		}
+	}
+	return first
 }
 
 // vmmProcess picks the VMM's process among the recorded threads.

@@ -4,10 +4,12 @@ package input
 // exits, page faults and off-CPU time, built in time order as they come.
 
 import (
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -18,11 +20,23 @@ import (
 	"github.com/boottrace/boottrace/symbolize"
 )
 
-// memslot is a guest memory range from KVM_SET_USER_MEMORY_REGION.
+// memslot is a guest memory range from KVM_SET_USER_MEMORY_REGION, of a
+// VM (the VMM's process and the VM's file descriptor).
 type memslot struct {
+	tgid      uint32
+	vmfd      int64
 	slot      uint32
 	gpa, size uint64
 	uaddr     uint64
+	// deleted is when the slot was deleted or replaced (0: never).
+	deleted int64
+}
+
+// vcpuKey names a vCPU across the recording: two VMMs (or two VMs) each
+// have a vCPU 0, and file descriptor numbers repeat across processes.
+type vcpuKey struct {
+	tgid uint32
+	n    int64 // the vCPU's id, or its file descriptor
 }
 
 // thread is one VMM thread while a recording is read.
@@ -43,6 +57,9 @@ type thread struct {
 	// as the exit to the VMM it may cause: "io 0x3f8", "mmio 0xfeb00000".
 	access string
 	fault  *openFault // a page fault entered and not yet accounted
+	// region is the memory slot a KVM_SET_USER_MEMORY_REGION in progress
+	// sets: it takes effect if the ioctl succeeds.
+	region *memslot
 }
 
 // openFault is a page fault between exceptions:page_fault_* and the
@@ -51,11 +68,12 @@ type openFault struct {
 	start  int64
 	addr   int64
 	parent *trace.Span // what the fault interrupted
+	pages  map[string]int64
 }
 
 func newRecBuilder(t *trace.Trace, hdr *tracefile.Header, opt ReadOptions) *recBuilder {
 	return &recBuilder{
-		t: t, hdr: hdr, threads: map[uint32]*thread{}, byKind: map[tracefile.Kind]uint64{}, tscOffs: map[int64][]tscOffset{}, pages: map[int64]int{}, vcpuFDs: map[int64]int{}, creating: map[uint32]int{},
+		t: t, hdr: hdr, threads: map[uint32]*thread{}, byKind: map[tracefile.Kind]uint64{}, tscOffs: map[vcpuKey][]tscOffset{}, pages: map[int64]int{}, vcpuFDs: map[vcpuKey]int{}, creating: map[uint32]int{}, tscKHz: map[uint32]int64{}, vmStats: map[vcpuKey]map[string]int64{},
 		syms: opt.Symbols, origin: -1, faults: map[string]int{}, accesses: map[string]int{}, emulated: map[uint64]int{},
 	}
 }
@@ -71,15 +89,19 @@ type recBuilder struct {
 	faultList []faultClass
 	// vcpuFDs maps a vCPU's file descriptor to its id (KVM_CREATE_VCPU's
 	// argument), and creating holds the id a thread is creating.
-	vcpuFDs  map[int64]int
+	vcpuFDs  map[vcpuKey]int
 	creating map[uint32]int
 	hdr      *tracefile.Header
 	threads  map[uint32]*thread
 	order    []uint32
 	slots    []memslot
-	origin   int64
-	last     int64
-	faults   map[string]int
+	// slotsEver is whether any slot was made; regionUnread counts memory
+	// region ioctls whose argument the probes could not read.
+	slotsEver    bool
+	regionUnread int
+	origin       int64
+	last         int64
+	faults       map[string]int
 	// kvmFaults counts kvm:kvm_page_fault.
 	kvmFaults int
 	// accesses counts port I/O and MMIO by device address; emulated
@@ -93,11 +115,18 @@ type recBuilder struct {
 	// losses locates lost events from their numbers.
 	losses losses
 	syms   *symbolize.Table
-	// tscOffs are the TSC offsets KVM wrote, by vCPU id, in time order;
-	// tscKHz is the guest TSC frequency the VMM set (KVM_SET_TSC_KHZ), 0
-	// when it set none: the guest's TSC is then scaled.
-	tscOffs map[int64][]tscOffset
-	tscKHz  int64
+	// tscOffs are the TSC offsets KVM wrote (kvm_write_tsc_offset) or
+	// debugfs showed, by vCPU, in time order; tscKHz is the guest TSC
+	// frequency each VMM process set (KVM_SET_TSC_KHZ): the guest's TSC is
+	// then scaled, or caught up where the hardware cannot scale.
+	tscOffs map[vcpuKey][]tscOffset
+	tscKHz  map[uint32]int64
+	// debugfs is what KVM's debugfs said of each vCPU (its TSC) and VM
+	// (its counters), last seen; debugfsSeen whether the recorder read
+	// debugfs at all.
+	debugfs     map[vcpuKey]map[string]int64
+	vmStats     map[vcpuKey]map[string]int64
+	debugfsSeen bool
 	// pages counts the host's page allocations by order.
 	pages map[int64]int
 }
@@ -115,9 +144,13 @@ func pageSize(order int64) string {
 	return fmt.Sprintf("order %d, %d KiB", order, 4<<order)
 }
 
-// tscOffset is one kvm_write_tsc_offset.
+// tscOffset is one TSC offset of a vCPU from the time at on: from
+// kvm_write_tsc_offset, or read in debugfs (with the scaling ratio there,
+// 0 where the hardware has none).
 type tscOffset struct {
 	at, off int64
+	debugfs bool
+	ratio   float64
 }
 
 func (rb *recBuilder) thread(tid uint32, at int64) *thread {
@@ -149,6 +182,8 @@ func (th *thread) push(s *trace.Span) {
 // fault is a span of its own; one whose end never came (it failed, or its
 // software event is missing) is counted on the span it interrupted.
 type faultClass struct {
+	at    int64
+	tgid  uint32
 	addr  uint64
 	span  *trace.Span
 	timed bool
@@ -227,8 +262,14 @@ func (rb *recBuilder) noOrigin() {
 
 // untimed counts a fault whose end was not seen on what it interrupted.
 func (rb *recBuilder) untimed(th *thread) {
-	if th.fault != nil {
-		rb.faultList = append(rb.faultList, faultClass{addr: uint64(th.fault.addr), span: th.fault.parent})
+	if f := th.fault; f != nil {
+		if f.parent.Counts == nil {
+			f.parent.Counts = map[string]int64{}
+		}
+		for what, n := range f.pages {
+			f.parent.Counts[what] += n
+		}
+		rb.faultList = append(rb.faultList, faultClass{at: f.start, tgid: th.tgid, addr: uint64(f.addr), span: f.parent})
 		th.fault = nil
 	}
 }
@@ -263,11 +304,11 @@ func (rb *recBuilder) event(h heldEvent) {
 				rb.creating[e.TID] = int(f["arg"])
 			}
 			if name == "KVM_SET_TSC_KHZ" {
-				rb.tscKHz = f["arg"]
+				rb.tscKHz[e.TGID] = f["arg"]
 			}
 			if name == "KVM_RUN" {
 				th.vcpu = true
-				if id, ok := rb.vcpuFDs[f["fd"]]; ok {
+				if id, ok := rb.vcpuFDs[vcpuKey{e.TGID, f["fd"]}]; ok {
 					th.vcpuID = id
 				}
 				if th.runEnd > 0 && th.exit != "" {
@@ -276,11 +317,17 @@ func (rb *recBuilder) event(h heldEvent) {
 				}
 				th.exit, th.runEnd = "", 0
 			}
-			if name == "KVM_SET_USER_MEMORY_REGION" && len(e.Mem) >= 32 {
-				rb.slots = append(rb.slots, memslot{
-					slot: binary.LittleEndian.Uint32(e.Mem[0:]), gpa: binary.LittleEndian.Uint64(e.Mem[8:]),
-					size: binary.LittleEndian.Uint64(e.Mem[16:]), uaddr: binary.LittleEndian.Uint64(e.Mem[24:]),
-				})
+			th.region = nil
+			if strings.HasPrefix(name, "KVM_SET_USER_MEMORY_REGION") {
+				if len(e.Mem) < 32 {
+					rb.regionUnread++
+				} else {
+					th.region = &memslot{
+						tgid: e.TGID, vmfd: f["fd"],
+						slot: binary.LittleEndian.Uint32(e.Mem[0:]), gpa: binary.LittleEndian.Uint64(e.Mem[8:]),
+						size: binary.LittleEndian.Uint64(e.Mem[16:]), uaddr: binary.LittleEndian.Uint64(e.Mem[24:]),
+					}
+				}
 			}
 			th.push(&trace.Span{Name: name, Kind: trace.KindIoctl, Start: e.Time})
 		case tracefile.KindIoctlExit:
@@ -301,10 +348,14 @@ func (rb *recBuilder) event(h heldEvent) {
 			}
 			if id, ok := rb.creating[e.TID]; ok && th.stack[j].Name == "KVM_CREATE_VCPU" {
 				if f["ret"] >= 0 {
-					rb.vcpuFDs[f["ret"]] = id
+					rb.vcpuFDs[vcpuKey{e.TGID, f["ret"]}] = id
 				}
 				delete(rb.creating, e.TID)
 			}
+			if th.region != nil && strings.HasPrefix(th.stack[j].Name, "KVM_SET_USER_MEMORY_REGION") && f["ret"] == 0 {
+				rb.setSlot(*th.region, e.Time)
+			}
+			th.region = nil
 			th.stack = th.stack[:j]
 		case tracefile.KindPio:
 			th := rb.thread(e.TID, e.Time)
@@ -337,6 +388,7 @@ func (rb *recBuilder) event(h heldEvent) {
 			if top := th.top(); top.Kind == trace.KindHost && top.End == 0 {
 				top.End = e.Time
 				th.stack = th.stack[:len(th.stack)-1]
+				faultIn(top)
 			}
 		case tracefile.KindKVMPageFault:
 			// KVM resolving a guest access to memory it has not mapped yet
@@ -350,16 +402,25 @@ func (rb *recBuilder) event(h heldEvent) {
 		case tracefile.KindPageAlloc:
 			// Pages the host allocated while this thread ran: a fault, KVM
 			// faulting guest memory in, a prefault. Counted on what the
-			// thread was doing, by page size.
+			// thread was doing (the fault in progress, if any), by page size.
 			what := "host pages allocated (" + pageSize(f["order"]) + ")"
-			top := rb.thread(e.TID, e.Time).top()
-			if top.Counts == nil {
-				top.Counts = map[string]int64{}
+			th := rb.thread(e.TID, e.Time)
+			if th.fault != nil {
+				if th.fault.pages == nil {
+					th.fault.pages = map[string]int64{}
+				}
+				th.fault.pages[what]++
+			} else {
+				top := th.top()
+				if top.Counts == nil {
+					top.Counts = map[string]int64{}
+				}
+				top.Counts[what]++
 			}
-			top.Counts[what]++
 			rb.pages[f["order"]]++
 		case tracefile.KindWriteTSCOffset:
-			rb.tscOffs[f["vcpu_id"]] = append(rb.tscOffs[f["vcpu_id"]], tscOffset{e.Time, f["next_tsc_offset"]})
+			k := vcpuKey{e.TGID, f["vcpu_id"]}
+			rb.tscOffs[k] = append(rb.tscOffs[k], tscOffset{at: e.Time, off: f["next_tsc_offset"]})
 		case tracefile.KindPageFaultUser, tracefile.KindPageFaultKernel:
 			th := rb.thread(e.TID, e.Time)
 			rb.untimed(th)
@@ -371,9 +432,9 @@ func (rb *recBuilder) event(h heldEvent) {
 				rb.t.Skipped.Add(skipFaultEnd, h.line)
 				return
 			}
-			s := &trace.Span{Kind: trace.KindHost, Start: th.fault.start, End: e.Time}
+			s := &trace.Span{Kind: trace.KindHost, Start: th.fault.start, End: e.Time, Counts: th.fault.pages}
 			wrap(th.fault.parent, s)
-			rb.faultList = append(rb.faultList, faultClass{addr: uint64(f["address"]), span: s, timed: true, major: kind == tracefile.KindMajorFaultDone})
+			rb.faultList = append(rb.faultList, faultClass{at: th.fault.start, tgid: e.TGID, addr: uint64(f["address"]), span: s, timed: true, major: kind == tracefile.KindMajorFaultDone})
 			th.fault = nil
 		case tracefile.KindSchedSwitch:
 			if prev := uint32(f["prev_pid"]); rb.followed(e, prev) {
@@ -466,13 +527,14 @@ func (rb *recBuilder) finish() {
 		rb.t.Tracks = append(rb.t.Tracks, trace.Track{Span: th.track, Source: "vmm", CPU: -1, Process: int(th.tgid)})
 	}
 	for _, f := range rb.faultList {
-		what := rb.classify(f.addr)
+		what := rb.classify(f.tgid, f.addr, f.at)
 		rb.faults[what]++
 		if f.timed {
 			f.span.Name = "[host] page fault " + what
 			if f.major {
 				f.span.Name += " (major)"
 			}
+			f.span.Name += pagesSuffix(f.span.Counts)
 		}
 		if f.span.Counts == nil {
 			f.span.Counts = map[string]int64{}
@@ -504,16 +566,72 @@ func (rb *recBuilder) followed(e tracefile.Event, tid uint32) bool {
 	return rb.threads[tid] != nil || int(e.TGID) == rb.hdr.PID
 }
 
-func (rb *recBuilder) classify(addr uint64) string {
+// setSlot applies a KVM_SET_USER_MEMORY_REGION that succeeded at time
+// at: a slot is made, moved or (size 0) deleted.
+func (rb *recBuilder) setSlot(m memslot, at int64) {
+	for i, s := range rb.slots {
+		if s.tgid == m.tgid && s.vmfd == m.vmfd && s.slot == m.slot && s.deleted == 0 {
+			rb.slots[i].deleted = at
+		}
+	}
+	if m.size > 0 {
+		rb.slots = append(rb.slots, m)
+		rb.slotsEver = true
+	}
+}
+
+// classify says whose memory a fault of process tgid at addr, at time at,
+// was in: guest memory if a slot of that process held the address and was
+// not deleted before then. A slot made after the fault counts (a VMM
+// writes guest memory before it tells KVM where it is); one deleted
+// before it does not (VMMs delete and remake slots, and the address may be
+// reused for the VMM's own memory).
+func (rb *recBuilder) classify(tgid uint32, addr uint64, at int64) string {
 	for _, s := range rb.slots {
-		if addr >= s.uaddr && addr < s.uaddr+s.size {
+		if (s.tgid == tgid || tgid == 0) && addr >= s.uaddr && addr < s.uaddr+s.size && (s.deleted == 0 || at < s.deleted) {
 			return "guest memory"
 		}
 	}
-	if len(rb.slots) == 0 {
+	if !rb.slotsEver {
 		return "VMM or guest memory" // no KVM memory slots: an emulator
 	}
 	return "VMM memory"
+}
+
+// faultIn names an EPT/NPT violation exit in which the host allocated
+// guest memory for what it is: KVM faulting in guest memory on first
+// touch, the main host cost of a KVM boot, which no page fault event
+// reports (get_user_pages runs handle_mm_fault without registers).
+func faultIn(s *trace.Span) {
+	if (s.Name == "[host] exit ept violation" || s.Name == "[host] exit npf") && s.Counts != nil {
+		if suffix := pagesSuffix(s.Counts); suffix != "" {
+			s.Name = "[host] KVM fault-in guest memory" + suffix
+		}
+	}
+}
+
+// pagesSuffix names the largest page a span allocated, " (2 MiB page)",
+// or "" when it allocated none: 2 MiB against 4 KiB is whether guest
+// memory is backed by huge pages (a 4 KiB page-table page may come with a
+// huge page; not the other way round).
+func pagesSuffix(counts map[string]int64) string {
+	best, bestOrder := "", int64(-1)
+	for what, n := range counts {
+		size, ok := strings.CutPrefix(what, "host pages allocated (")
+		if !ok || n == 0 {
+			continue
+		}
+		size = strings.TrimSuffix(size, ")")
+		for order := range int64(19) {
+			if pageSize(order) == size && order > bestOrder {
+				best, bestOrder = size, order
+			}
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return " (" + best + " page)"
 }
 
 // wrap adds s to parent, moving under it the children parent gained while
@@ -561,30 +679,131 @@ func (rb *recBuilder) emulatedNote() string {
 	return fmt.Sprintf("%d instructions emulated by KVM (kvm_emulate_insn), most at guest RIP %s", total, strings.Join(top, ", "))
 }
 
-// guestTSCOffset is the TSC offset of the boot vCPU (the lowest id) in
-// effect when the guest started: the last one written before its first
-// KVM_RUN, else the first written.
-func (rb *recBuilder) guestTSCOffset() (int64, bool) {
-	if len(rb.tscOffs) == 0 {
-		return 0, false
+// debugfsEvent takes what the recorder read in KVM's debugfs: a vCPU's
+// TSC offset and scaling ratio, or a VM's counters.
+func (rb *recBuilder) debugfsEvent(e tracefile.Event) {
+	rb.debugfsSeen = true
+	f := e.Fields
+	vcpu, ok := f["vcpu"]
+	if !ok {
+		return
 	}
-	boot := slices.Min(slices.Collect(maps.Keys(rb.tscOffs)))
-	offs := rb.tscOffs[boot]
+	if vcpu < 0 {
+		st := maps.Clone(f)
+		st["at"] = e.Time
+		rb.vmStats[vcpuKey{e.TGID, f["vm_fd"]}] = st
+		return
+	}
+	off, ok := f["tsc_offset"]
+	if !ok {
+		return
+	}
+	o := tscOffset{at: e.Time, off: off, debugfs: true}
+	if r, ok := f["tsc_scaling_ratio"]; ok && f["tsc_scaling_ratio_frac_bits"] > 0 && f["tsc_scaling_ratio_frac_bits"] < 64 {
+		o.ratio = float64(uint64(r)) / math.Exp2(float64(f["tsc_scaling_ratio_frac_bits"]))
+	}
+	k := vcpuKey{e.TGID, vcpu}
+	rb.tscOffs[k] = append(rb.tscOffs[k], o)
+}
+
+// bootVCPU is the vCPU that runs the guest's CPU 0: the lowest id of the
+// process whose vCPU thread ran first, and when that first KVM_RUN began
+// (host time; -1 without one).
+func (rb *recBuilder) bootVCPU() (vcpuKey, int64) {
+	var proc uint32
 	firstRun := int64(-1)
-	for _, th := range rb.threads {
-		if th.vcpu && (th.vcpuID < 0 || int64(th.vcpuID) == boot) {
-			for _, c := range th.track.Children {
-				if c.Name == "KVM_RUN" && (firstRun < 0 || c.Start+rb.origin < firstRun) {
-					firstRun = c.Start + rb.origin
-				}
+	for _, tid := range rb.order {
+		th := rb.threads[tid]
+		if !th.vcpu {
+			continue
+		}
+		for _, c := range th.track.Children {
+			if c.Name == "KVM_RUN" && (firstRun < 0 || c.Start+rb.origin < firstRun) {
+				firstRun, proc = c.Start+rb.origin, th.tgid
 			}
 		}
 	}
-	off := offs[0].off
-	for _, o := range offs {
-		if firstRun >= 0 && o.at <= firstRun {
-			off = o.off
+	boot := vcpuKey{proc, -1}
+	for k := range rb.tscOffs {
+		if (proc == 0 || k.tgid == proc) && (boot.n < 0 || k.n < boot.n || proc == 0 && k.tgid < boot.tgid) {
+			boot = k
 		}
 	}
-	return off, true
+	return boot, firstRun
+}
+
+// offsetAt is the vCPU's TSC offset in effect at host time at (the first
+// one known before then, else the first), from debugfs or the tracepoint.
+func offsetAt(offs []tscOffset, at int64, debugfs bool) (tscOffset, bool) {
+	var found tscOffset
+	ok := false
+	for _, o := range offs {
+		if o.debugfs != debugfs {
+			continue
+		}
+		if !ok || o.at <= at {
+			found, ok = o, true
+		}
+	}
+	return found, ok
+}
+
+// guestClock is one way of reading the guest's TSC on the host's clock:
+// guest TSC = host TSC × ratio + offset, taken from what. at gives the
+// offset in effect at a host time, for offsets that change as the guest
+// runs (KVM catching up a TSC the hardware cannot scale, a restore).
+type guestClock struct {
+	ratio float64
+	what  string
+	at    func(int64) int64
+}
+
+// guestClocks lists the ways to place the guest's TSC, best first: KVM's
+// debugfs (the offset and ratio KVM applies), then kvm_write_tsc_offset
+// with the ratio from KVM_SET_TSC_KHZ, then the guest TSC as the host's.
+func (rb *recBuilder) guestClocks(hostKHz float64) (clocks []guestClock, notes []string) {
+	boot, firstRun := rb.bootVCPU()
+	offs := rb.tscOffs[boot]
+	name := fmt.Sprintf("vCPU %d", boot.n)
+	if d, ok := offsetAt(offs, firstRun, true); ok {
+		ratio, what := 1.0, ""
+		if d.ratio > 0 {
+			ratio = d.ratio
+			what = fmt.Sprintf(" and tsc-scaling-ratio (%.6f)", d.ratio)
+		}
+		clocks = append(clocks, guestClock{ratio, "KVM's debugfs tsc-offset of " + name + what, func(at int64) int64 { o, _ := offsetAt(offs, at, true); return o.off }})
+	}
+	khz := rb.tscKHz[boot.tgid]
+	if _, ok := offsetAt(offs, firstRun, false); ok {
+		ratio, what := 1.0, ""
+		if khz > 0 && hostKHz > 0 && !rb.debugfsSeen {
+			ratio = float64(khz) / hostKHz
+			what = fmt.Sprintf("; the guest TSC scaled to %d kHz on a %.0f kHz host (KVM_SET_TSC_KHZ)", khz, hostKHz)
+		}
+		clocks = append(clocks, guestClock{ratio, name + "'s KVM TSC offset (kvm_write_tsc_offset)" + what, func(at int64) int64 { o, _ := offsetAt(offs, at, false); return o.off }})
+	}
+	if len(clocks) > 0 || len(rb.tscOffs) > 0 {
+		clocks = append(clocks, guestClock{1, "guest TSC = host TSC (the reported KVM TSC offset does not fit the recording: a nested or PVM host that applies none)", func(int64) int64 { return 0 }})
+	}
+	if khz > 0 && rb.debugfsSeen && hostKHz > 0 {
+		if d, ok := offsetAt(offs, firstRun, true); ok && d.ratio == 0 && float64(khz) > hostKHz*1.001 {
+			notes = append(notes, fmt.Sprintf("the VMM set the guest TSC to %d kHz (KVM_SET_TSC_KHZ) on a %.0f kHz host that cannot scale it (debugfs has no tsc-scaling-ratio): KVM runs the guest TSC at the host's rate and moves it forward at clock updates, so guest durations are not exact", khz, hostKHz))
+		}
+	}
+	// Every vCPU should have the boot vCPU's offset (KVM matches the
+	// offsets a VMM writes at start): one that does not has its records
+	// misplaced by the difference.
+	if o, ok := offsetAt(offs, firstRun, len(clocks) > 0 && offs != nil && offs[0].debugfs); ok {
+		for _, k := range slices.SortedFunc(maps.Keys(rb.tscOffs), func(a, b vcpuKey) int {
+			return cmp.Or(cmp.Compare(a.tgid, b.tgid), cmp.Compare(a.n, b.n))
+		}) {
+			if k.tgid != boot.tgid || k == boot {
+				continue
+			}
+			if p, ok := offsetAt(rb.tscOffs[k], firstRun, o.debugfs); ok && p.off != o.off && hostKHz > 0 {
+				notes = append(notes, fmt.Sprintf("vCPU %d's TSC offset differs from vCPU %d's by %d cycles (%s): its records are misplaced by that much", k.n, boot.n, p.off-o.off, trace.FormatDuration(int64(math.Abs(float64(p.off-o.off))/hostKHz*1e6))))
+			}
+		}
+	}
+	return clocks, notes
 }

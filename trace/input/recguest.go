@@ -50,20 +50,22 @@ func (rb *recBuilder) guest(c, other *bootCollector, skipped *trace.Skips, opt R
 	// apply, so an offset of 0 is tried too.
 	var guestOrigin int64 // host monotonic ns of tsc0
 	method := ""
-	off, haveOff := rb.guestTSCOffset()
-	// With TSC scaling (KVM_SET_TSC_KHZ), guest TSC = host TSC × ratio +
-	// offset, the ratio being the guest's frequency over the host's.
-	ratio, scaled := 1.0, ""
-	if hostKHz := rb.hostTSCkHz(); rb.tscKHz > 0 && hostKHz > 0 {
-		ratio = float64(rb.tscKHz) / hostKHz
-		scaled = fmt.Sprintf("; the guest TSC scaled to %d kHz on a %.0f kHz host (KVM_SET_TSC_KHZ)", rb.tscKHz, hostKHz)
-	}
-	if haveOff && len(rb.hdr.Clock) > 1 {
-		for _, cand := range []struct {
-			off  int64
-			what string
-		}{{off, "the boot vCPU's KVM TSC offset (kvm_write_tsc_offset)" + scaled}, {0, "guest TSC = host TSC (the reported KVM TSC offset does not fit the recording: a nested or PVM host that applies none)"}} {
-			o := rb.monoOfTSC(uint64(float64(tsc0-uint64(cand.off)) / ratio))
+	// With TSC scaling, guest TSC = host TSC × ratio + offset, the offset
+	// being the one in effect when the record was taken: placed once with
+	// the offset at the first KVM_RUN, then again with the one at the
+	// time found.
+	clocks, clockNotes := rb.guestClocks(rb.hostTSCkHz())
+	rb.t.Notes = append(rb.t.Notes, clockNotes...)
+	if len(rb.hdr.Clock) > 1 {
+		for _, cand := range clocks {
+			_, firstRun := rb.bootVCPU()
+			o := int64(-1)
+			for _, at := range []int64{firstRun, -1} {
+				if at < 0 {
+					at = o
+				}
+				o = rb.monoOfTSC(uint64(float64(tsc0-uint64(cand.at(at))) / cand.ratio))
+			}
 			if o >= rb.hdr.Clock[0].Mono && o >= lower-1e6 && o <= upper+1e6 {
 				guestOrigin = o
 				method = "exact, from " + cand.what + " and the host TSC/monotonic pairs (about 1 µs)"

@@ -2,6 +2,7 @@ package input
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -78,6 +79,11 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 		case tracefile.KindGuestMemory:
 			memory.now = e.Time
 			memLines.Write([]byte(e.Data), addMemLine)
+		case tracefile.KindKVMDebugfs:
+			if rb == nil {
+				rb = newRecBuilder(t, hdr, opt)
+			}
+			rb.debugfsEvent(e)
 		case "end":
 			end = e.End
 		default:
@@ -213,6 +219,38 @@ func (rb *recBuilder) notes(end *tracefile.End) {
 	if len(rb.emulated) > 0 {
 		t.Notes = append(t.Notes, rb.emulatedNote())
 	}
+	if rb.regionUnread > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("partial: the argument of %d KVM_SET_USER_MEMORY_REGION ioctls could not be read: faults in those slots count as the VMM's own memory", rb.regionUnread))
+	}
+	t.Notes = append(t.Notes, rb.vmStatsNotes()...)
+	if !rb.debugfsSeen && len(rb.vcpuFDs) > 0 {
+		t.Notes = append(t.Notes, "KVM's debugfs said nothing of the VM (not mounted, not readable, or the VM lived less than a few milliseconds): the guest clock relies on kvm_write_tsc_offset alone; mount -t debugfs none /sys/kernel/debug before recording")
+	}
+}
+
+// vmStatsNotes says what KVM's debugfs counted for each VM, as last read
+// while it ran: how KVM mapped guest memory (page sizes) and its exits
+// and faults.
+func (rb *recBuilder) vmStatsNotes() []string {
+	var notes []string
+	for _, k := range slices.SortedFunc(maps.Keys(rb.vmStats), func(a, b vcpuKey) int {
+		return cmp.Or(cmp.Compare(a.tgid, b.tgid), cmp.Compare(a.n, b.n))
+	}) {
+		st := rb.vmStats[k]
+		var parts []string
+		if _, ok := st["pages_4k"]; ok {
+			parts = append(parts, fmt.Sprintf("guest memory mapped by KVM in %d pages of 4 KiB, %d of 2 MiB, %d of 1 GiB", st["pages_4k"], st["pages_2m"], st["pages_1g"]))
+		}
+		for _, c := range []string{"exits", "io_exits", "mmio_exits", "halt_exits", "irq_exits", "insn_emulation", "pf_taken", "pf_fixed", "pf_guest", "pf_spurious"} {
+			if n, ok := st[c]; ok {
+				parts = append(parts, fmt.Sprintf("%s %d", c, n))
+			}
+		}
+		if len(parts) > 0 {
+			notes = append(notes, fmt.Sprintf("KVM's debugfs of VM %d-%d, read while it ran (values as of %s): %s", k.tgid, k.n, trace.FormatDuration(st["at"]-rb.origin), strings.Join(parts, ", ")))
+		}
+	}
+	return notes
 }
 
 // FormatRecording names a trace file written by "boottrace record".

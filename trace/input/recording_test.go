@@ -731,3 +731,153 @@ func TestRecordingEmulatedCounts(t *testing.T) {
 		t.Errorf("counted instructions taken for missing events:\n%s", notes)
 	}
 }
+
+// TestRecordingFaultIn: under EPT/NPT, KVM faults guest memory in inside
+// an EPT-violation (VMX) or NPF (SVM) exit, through get_user_pages: no
+// page fault event, but the pages the host allocates between the exit and
+// the next entry. Such an exit is named for what it is, with the largest
+// page it allocated; one that allocated nothing keeps the exit's name.
+func TestRecordingFaultIn(t *testing.T) {
+	const pid = 7
+	run := map[string]int64{"cmd": 0xae80}
+	alloc := func(at int64, order int64) tracefile.Event {
+		return tracefile.Event{Time: at, Kind: "kmem:mm_page_alloc", TGID: pid, TID: pid, Fields: map[string]int64{"order": order}}
+	}
+	tr := readEvents(t, tracefile.Header{PID: pid}, []tracefile.Event{
+		{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
+		{Time: 2000, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: run},
+		{Time: 2100, Kind: "kvm:kvm_exit", TGID: pid, TID: pid, Fields: map[string]int64{"isa": 1, "exit_reason": 48}},
+		alloc(2200, 0), // a page-table page
+		alloc(2300, 9),
+		{Time: 2900, Kind: "kvm:kvm_entry", TGID: pid, TID: pid},
+		{Time: 3000, Kind: "kvm:kvm_exit", TGID: pid, TID: pid, Fields: map[string]int64{"isa": 1, "exit_reason": 48}},
+		{Time: 3100, Kind: "kvm:kvm_entry", TGID: pid, TID: pid},
+		{Time: 3200, Kind: "kvm:kvm_exit", TGID: pid, TID: pid, Fields: map[string]int64{"isa": 2, "exit_reason": 0x400}},
+		alloc(3300, 0),
+		{Time: 3400, Kind: "kvm:kvm_entry", TGID: pid, TID: pid},
+		{Time: 4000, Kind: "syscalls:sys_exit_ioctl", TGID: pid, TID: pid},
+		{Time: 9000, Kind: "end", End: &tracefile.End{Reason: "test"}},
+	})
+	var got []string
+	tr.Tracks[0].Walk(func(path []*trace.Span) bool {
+		if s := path[len(path)-1]; len(path) > 2 {
+			got = append(got, fmt.Sprintf("%s %d-%d %v", s.Name, s.Start, s.End, s.Counts))
+		}
+		return true
+	})
+	want := []string{
+		"[host] KVM fault-in guest memory (2 MiB page) 1100-1900 map[host pages allocated (2 MiB):1 host pages allocated (4 KiB):1]",
+		"[host] exit ept violation 2000-2100 map[]",
+		"[host] KVM fault-in guest memory (4 KiB page) 2200-2400 map[host pages allocated (4 KiB):1]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("exits (-want +got):\n%s", diff)
+	}
+}
+
+// TestRecordingMemorySlots: a slot counts from the KVM_SET_USER_MEMORY_REGION
+// that made it succeeding to the one that deletes it (size 0); a failed
+// ioctl changes nothing; KVM_SET_USER_MEMORY_REGION2 counts too; slots are
+// per process, so another VMM's guest memory at the same address is not
+// this one's.
+func TestRecordingMemorySlots(t *testing.T) {
+	region := func(slot uint32, size, uaddr uint64) []byte {
+		b := make([]byte, 32)
+		binary.LittleEndian.PutUint32(b[0:], slot)
+		binary.LittleEndian.PutUint64(b[16:], size)
+		binary.LittleEndian.PutUint64(b[24:], uaddr)
+		return b
+	}
+	const a, b = 7, 8
+	set := func(at int64, pid uint32, cmd int64, mem []byte, ret int64) []tracefile.Event {
+		return []tracefile.Event{
+			{Time: at, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: map[string]int64{"cmd": cmd, "fd": 5}, Mem: mem},
+			{Time: at + 10, Kind: "syscalls:sys_exit_ioctl", TGID: pid, TID: pid, Fields: map[string]int64{"ret": ret}},
+		}
+	}
+	fault := func(at int64, pid uint32, addr int64) []tracefile.Event {
+		return []tracefile.Event{
+			{Time: at, Kind: "exceptions:page_fault_user", TGID: pid, TID: pid, Fields: map[string]int64{"address": addr}},
+			{Time: at + 10, Kind: "software:minor-faults", TGID: pid, TID: pid, Fields: map[string]int64{"address": addr}},
+		}
+	}
+	events := []tracefile.Event{
+		{Time: 1000, Kind: "sched:sched_process_exec", TGID: a, TID: a},
+		{Time: 1001, Kind: "sched:sched_process_fork", TGID: a, TID: a, Fields: map[string]int64{"child_pid": b}},
+	}
+	for _, part := range [][]tracefile.Event{
+		set(1100, a, 0x4020ae46, region(0, 0x1000, 0x10000), 0),   // slot 0 at 0x10000
+		set(1200, a, 0x40a0ae49, region(1, 0x1000, 0x20000), 0),   // slot 1, REGION2
+		set(1300, a, 0x4020ae46, region(2, 0x1000, 0x30000), -22), // failed
+		set(1400, b, 0x4020ae46, region(0, 0x1000, 0x40000), 0),   // the other VMM
+		fault(2000, a, 0x10010),                                   // guest
+		fault(2100, a, 0x20010),                                   // guest (REGION2)
+		fault(2200, a, 0x30010),                                   // VMM: the ioctl failed
+		fault(2300, a, 0x40010),                                   // VMM: b's slot
+		set(2400, a, 0x4020ae46, region(0, 0, 0x10000), 0),        // slot 0 deleted
+		fault(2500, a, 0x10020),                                   // VMM now
+	} {
+		events = append(events, part...)
+	}
+	events = append(events, tracefile.Event{Time: 9000, Kind: "end", End: &tracefile.End{Reason: "test"}})
+	tr := readEvents(t, tracefile.Header{PID: a}, events)
+	var got []string
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; strings.HasPrefix(s.Name, "[host] page fault") {
+				got = append(got, fmt.Sprintf("%d %s", s.Start+1000, s.Name))
+			}
+			return true
+		})
+	}
+	want := []string{
+		"2000 [host] page fault guest memory",
+		"2100 [host] page fault guest memory",
+		"2200 [host] page fault VMM memory",
+		"2300 [host] page fault VMM memory",
+		"2500 [host] page fault VMM memory",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("faults (-want +got):\n%s", diff)
+	}
+}
+
+// TestRecordingDebugfsClock places the guest with what KVM's debugfs said
+// of its boot vCPU: the offset in effect when the guest's first record was
+// taken (KVM moved it later, catching the TSC up) and the scaling ratio,
+// over a kvm_write_tsc_offset that a PVM host reported but never applied.
+func TestRecordingDebugfsClock(t *testing.T) {
+	const pid, exec = 1, 1_000_000
+	// Host TSC = 2 × monotonic ns; the guest TSC runs at half the host's
+	// (ratio 0.5, 48 fraction bits). The guest's first record (TSC 1000)
+	// was taken at monotonic 1,500,000: host TSC 3,000,000.
+	const off = 1000 - 3_000_000/2
+	vcpu := func(at, offset int64) tracefile.Event {
+		return tracefile.Event{Time: at, Kind: "kvm-debugfs", TGID: pid, Fields: map[string]int64{
+			"vm_fd": 4, "vcpu": 0, "tsc_offset": offset, "tsc_scaling_ratio": 1 << 47, "tsc_scaling_ratio_frac_bits": 48}}
+	}
+	events := []tracefile.Event{
+		{Time: exec, Kind: "sched:sched_process_exec", TGID: pid, TID: pid},
+		{Time: exec + 300, Kind: "kvm:kvm_write_tsc_offset", TGID: pid, TID: pid, Fields: map[string]int64{"vcpu_id": 0, "next_tsc_offset": -123456789}},
+		{Time: exec + 400, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: map[string]int64{"cmd": 0xae80}},
+		vcpu(exec+500, off),
+		vcpu(1_800_000, off+5000), // caught up after the first record
+		{Time: 2_000_000, Kind: "serial", Data: strings.Join(smallFlush(), "")},
+		{Time: 2_000_100, Kind: "kvm-debugfs", TGID: pid, Fields: map[string]int64{"vm_fd": 4, "vcpu": -1, "pages_4k": 10, "pages_2m": 3, "pages_1g": 0, "exits": 99}},
+	}
+	clock := []tracefile.ClockPair{{TSC: 2 * exec, Mono: exec}, {TSC: 2 * 1_000_000_000, Mono: 1_000_000_000}}
+	tr := readEvents(t, tracefile.Header{PID: pid, Clock: clock}, events)
+	guest := guestTrack(t, tr)
+	notes := strings.Join(tr.Notes, "\n")
+	if want := int64(1_500_000 - exec); guest.Start != want {
+		t.Errorf("guest starts at %d ns, want %d\n%s", guest.Start, want, notes)
+	}
+	for _, want := range []string{
+		"clock: exact, from KVM's debugfs tsc-offset of vCPU 0 and tsc-scaling-ratio (0.500000)",
+		"KVM's debugfs of VM 1-4, read while it ran (values as of 1.000 ms): guest memory mapped by KVM in 10 pages of 4 KiB, 3 of 2 MiB, 0 of 1 GiB, exits 99",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+}

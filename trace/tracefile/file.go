@@ -101,7 +101,13 @@ const (
 	// KindGuestMemory carries the guest's BOOT_TRACE records read out of
 	// its memory, as the lines the kernel would print.
 	KindGuestMemory = "guest-memory"
-	KindEnd         = "end"
+	// KindKVMDebugfs carries what KVM's debugfs directory of a VM said
+	// when it changed (TGID: the VM's process): with Fields "vcpu" -1, the
+	// VM's counters; else that vCPU's tsc_offset and, where the hardware
+	// scales the TSC, tsc_scaling_ratio and tsc_scaling_ratio_frac_bits.
+	// Fields "vm_fd" is the VM's file descriptor.
+	KindKVMDebugfs = "kvm-debugfs"
+	KindEnd        = "end"
 )
 
 // End closes a recording: why it stopped and what was lost.

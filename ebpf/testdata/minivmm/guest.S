@@ -1,12 +1,22 @@
-# The minivmm guest: 64-bit code that reads the TSC and writes one line
-# "T<16 hex digits>\n" per record to the serial port 0x3f8, eight times,
-# then halts. Every OUT is an exit to the VMM.
+# The minivmm guest: 64-bit code that first writes one byte to each of
+# RBX pages of 4 KiB from guest-physical RDI on (memory the host has not
+# populated yet: its faults are what the recorder must see), then reads
+# the TSC and writes one line "T<16 hex digits>\n" per record to the
+# serial port 0x3f8, R9 times, then halts. Every OUT is an exit to the VMM.
 # Regenerate guest.go: go generate (needs GNU as and objcopy).
 .intel_syntax noprefix
 .code64
 .globl _start
 _start:
-	mov r8, 8
+	test rbx, rbx
+	jz records
+touch:
+	mov byte ptr [rdi], 1
+	add rdi, 4096
+	dec rbx
+	jnz touch
+records:
+	mov r8, r9
 next:
 	rdtsc
 	shl rdx, 32

@@ -3,7 +3,10 @@
 // run), runs a tiny long-mode guest that reads the TSC and writes records
 // to the serial port, copies the guest's serial output to stdout, and at
 // the end prints the records as a BOOT_TRACE flush. boottrace's recorder
-// tests run it under their probes.
+// tests run it under their probes; its flags give them what a real VMM
+// does to the host: guest memory populated on first touch (-touch, -thp),
+// a scaled guest TSC (-tsc-khz), thread churn (-churn), floods of exits
+// (-records).
 package main
 
 //go:generate ./gen.sh
@@ -36,6 +39,7 @@ const (
 	kvmSetSregs            = 0x4138ae84
 	kvmSetRegs             = 0x4090ae82
 	kvmGetTSCKHz           = 0xaea3
+	kvmSetTSCKHz           = 0xaea2
 
 	exitIO  = 2
 	exitHLT = 5
@@ -43,6 +47,8 @@ const (
 	memSize  = 2 << 20
 	codeAddr = 0x8000
 	pml4     = 0x1000
+	// touchAddr is where the memory -touch adds starts, guest-physical.
+	touchAddr = memSize
 )
 
 type segment struct {
@@ -83,6 +89,12 @@ func ioctl(fd uintptr, req uintptr, arg uintptr) (uintptr, error) {
 var (
 	nvcpus     *int
 	crashAfter *int
+	records    *int
+	touchMiB   *int
+	thp        *bool
+	tscKHz     *int
+	churn      *int
+	noFlush    *bool
 )
 
 // init keeps the set-up on the process's main thread, as a VMM written in
@@ -94,8 +106,15 @@ func main() {
 	delay := flag.Duration("delay", 0, "wait this long before opening /dev/kvm (to attach a recorder with --pid)")
 	nvcpus = flag.Int("vcpus", 1, "number of vCPUs, each running the guest on its own thread")
 	crashAfter = flag.Int("crash-after", 0, "die by SIGKILL after this many console lines, as a crashing VMM would (0: never)")
+	records = flag.Int("records", 8, "records each vCPU writes (each is 18 port writes, 18 exits to the VMM)")
+	touchMiB = flag.Int("touch", 0, "give the guest this many MiB more (a second memory slot), which it writes a byte to in each 4 KiB page before its records")
+	thp = flag.Bool("thp", false, "ask for transparent huge pages on that memory (madvise MADV_HUGEPAGE)")
+	tscKHz = flag.Int("tsc-khz", 0, "set the vCPUs' TSC frequency (KVM_SET_TSC_KHZ), scaling the guest's TSC (0: the host's)")
+	churn = flag.Int("churn", 0, "start this many threads, one after another, each exiting at once, before the VM is made")
+	noFlush = flag.Bool("no-flush", false, "print no BOOT_TRACE flush at the end (a second VMM on the same console)")
 	flag.Parse()
 	time.Sleep(*delay)
+	churnThreads(*churn)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "minivmm:", err)
 		os.Exit(1)
@@ -125,10 +144,20 @@ func run() error {
 	if _, err := ioctl(vmfd, kvmSetUserMemoryRegion, uintptr(unsafe.Pointer(&region))); err != nil {
 		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION: %w", err)
 	}
-	// Identity-map the first 2 MiB with one large page.
+	if *touchMiB < 0 || *touchMiB > 1000 {
+		return fmt.Errorf("-touch %d: from 0 to 1000 MiB", *touchMiB)
+	}
+	if *touchMiB > 0 {
+		if err := addTouchMemory(vmfd, *touchMiB<<20, *thp); err != nil {
+			return err
+		}
+	}
+	// Identity-map the first GiB with 2 MiB pages.
 	binary.LittleEndian.PutUint64(mem[pml4:], 0x2000|3)
 	binary.LittleEndian.PutUint64(mem[0x2000:], 0x3000|3)
-	binary.LittleEndian.PutUint64(mem[0x3000:], 0x83)
+	for i := range uint64(512) {
+		binary.LittleEndian.PutUint64(mem[0x3000+8*i:], i<<21|0x83)
+	}
 	copy(mem[codeAddr:], guestCode)
 
 	size, err := ioctl(kvm.Fd(), kvmGetVCPUMmapSize, 0)
@@ -165,9 +194,18 @@ func run() error {
 		if _, err := ioctl(fd, kvmSetSregs, uintptr(unsafe.Pointer(&sr))); err != nil {
 			return fmt.Errorf("KVM_SET_SREGS: %w", err)
 		}
-		rg := regs{RIP: codeAddr, RSP: 0x7000, RFLAGS: 2}
+		// The guest's arguments (guest.S): what to touch, how many records.
+		rg := regs{RIP: codeAddr, RSP: 0x7000, RFLAGS: 2, RDI: touchAddr, RBX: uint64(*touchMiB) << 20 / 4096, R9: uint64(*records)}
+		if i > 0 {
+			rg.RBX = 0 // one vCPU touches the memory
+		}
 		if _, err := ioctl(fd, kvmSetRegs, uintptr(unsafe.Pointer(&rg))); err != nil {
 			return fmt.Errorf("KVM_SET_REGS: %w", err)
+		}
+		if *tscKHz > 0 {
+			if _, err := ioctl(fd, kvmSetTSCKHz, uintptr(*tscKHz)); err != nil {
+				return fmt.Errorf("KVM_SET_TSC_KHZ %d: %w", *tscKHz, err)
+			}
 		}
 		if khz, err = ioctl(fd, kvmGetTSCKHz, 0); err != nil {
 			return fmt.Errorf("KVM_GET_TSC_KHZ: %w", err)
@@ -223,11 +261,54 @@ func run() error {
 			return err
 		}
 	}
+	if *noFlush {
+		return nil
+	}
 	var serials []string
 	for _, v := range vcpus {
 		serials = append(serials, v.serial.String())
 	}
 	return flush(serials, uint64(khz))
+}
+
+// addTouchMemory gives the guest size bytes more at touchAddr, private
+// anonymous memory as QEMU's RAM is, that nothing has touched yet.
+func addTouchMemory(vmfd uintptr, size int, huge bool) error {
+	// 2 MiB-aligned, so a huge page can back it.
+	raw, err := unix.Mmap(-1, 0, size+2<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return err
+	}
+	start := uintptr(unsafe.Pointer(&raw[0]))
+	skip := (2<<20 - int(start%(2<<20))) % (2 << 20)
+	mem := raw[skip : skip+size]
+	if huge {
+		if err := unix.Madvise(mem, unix.MADV_HUGEPAGE); err != nil {
+			return fmt.Errorf("madvise MADV_HUGEPAGE: %w", err)
+		}
+	}
+	region := struct {
+		Slot, Flags                uint32
+		GuestPhysAddr, Size, UAddr uint64
+	}{1, 0, touchAddr, uint64(size), uint64(uintptr(unsafe.Pointer(&mem[0])))}
+	if _, err := ioctl(vmfd, kvmSetUserMemoryRegion, uintptr(unsafe.Pointer(&region))); err != nil {
+		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION (slot 1): %w", err)
+	}
+	return nil
+}
+
+// churnThreads starts n threads one after another, each ending at once: a
+// goroutine that exits locked to its thread takes the thread with it, so
+// the next one needs a new thread, as a VMM's short-lived workers do.
+func churnThreads(n int) {
+	for range n {
+		done := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			close(done)
+		}()
+		<-done
+	}
 }
 
 // flush prints the guests' records as a BOOT_TRACE flush: for each vCPU,
