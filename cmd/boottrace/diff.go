@@ -42,7 +42,9 @@ are listed as added or removed. Thread and process ids in names are ignored.
 With several runs a side (BASE... -- NEW...), values are medians, and every
 change comes with the Hodges–Lehmann estimate of the shift, its 95% interval
 and the p-value of a Mann–Whitney U test (no assumption that the noise is
-normal); "*" marks a change significant at p < 0.05. One boot against another
+normal); "*" marks a change significant at p < 0.05 and at least 1% of BASE's
+median (and 10 µs): smaller shifts are never called changes, so the same
+boot on both sides (A/A) reports none. One boot against another
 is one sample each: under emulation, run-to-run noise is a few percent.
 
 --max-regression 5% (or 2ms) makes diff a CI gate: it exits with status 3

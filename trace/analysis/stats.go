@@ -16,14 +16,29 @@ type Shift struct {
 	Low      float64 `json:"ci_low"`
 	High     float64 `json:"ci_high"`
 	P        float64 `json:"p"`
+	// Floor is the smallest shift that counts (MinEffect of BASE's
+	// median, at least MinEffectNs).
+	Floor float64 `json:"floor"`
 }
 
 // Alpha is the significance level: a change is significant when its
 // p-value is below it (and its 95% interval then excludes 0).
 const Alpha = 0.05
 
-// Significant reports whether the shift is unlikely to be noise.
-func (s Shift) Significant() bool { return s.P < Alpha }
+// MinEffect and MinEffectNs are the effect-size floor: a shift smaller
+// than 1% of BASE's median, or than 10 µs, is never called significant,
+// however small its p-value. Without it an A/A comparison (the same boot
+// on both sides) flags one span in twenty by chance, and boots that are
+// nearly deterministic (QEMU -icount) make nanosecond differences
+// "significant".
+const (
+	MinEffect   = 0.01
+	MinEffectNs = 10e3
+)
+
+// Significant reports whether the shift is unlikely to be noise and large
+// enough to matter.
+func (s Shift) Significant() bool { return s.P < Alpha && math.Abs(s.Estimate) >= s.Floor }
 
 // Compare2 computes the shift of next against base; both need at least
 // one value.
@@ -37,6 +52,8 @@ func Compare2(base, next []float64) Shift {
 	}
 	slices.Sort(diffs)
 	s := Shift{Estimate: median(diffs), P: mannWhitneyP(base, next)}
+	sortedBase := slices.Sorted(slices.Values(base))
+	s.Floor = max(MinEffect*math.Abs(median(sortedBase)), MinEffectNs)
 	// The interval's ends are order statistics of the differences: k from
 	// the U distribution's lower critical value (normal approximation).
 	m := float64(n1 * n2)
