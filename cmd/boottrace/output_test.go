@@ -212,3 +212,25 @@ func TestDiffGate(t *testing.T) {
 		t.Errorf("a bad limit: %v, want an ordinary error", err)
 	}
 }
+
+// TestDiffAA compares ten real boots of one kernel, taken as two
+// interleaved groups with the same command on both sides
+// (examples/capture-aa.sh): the total must not be called a change, nor
+// may the gate fail, though the boots differ by several percent.
+func TestDiffAA(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples", "aa-6.1")
+	a, _ := filepath.Glob(filepath.Join(dir, "a-*.log.gz"))
+	b, _ := filepath.Glob(filepath.Join(dir, "b-*.log.gz"))
+	if len(a) != 5 || len(b) != 5 {
+		t.Fatalf("%d and %d runs in %s, want 5 and 5", len(a), len(b), dir)
+	}
+	args := append([]string{"diff", "--max-regression", "1%", "--system-map", filepath.Join(dir, "System.map.gz")}, a...)
+	out, _, err := run(t, "", append(append(args, "--"), b...)...)
+	if err != nil {
+		t.Fatalf("A/A gate: %v\n%s", err, out)
+	}
+	total, _, _ := strings.Cut(out, "\n")
+	if !strings.HasPrefix(total, "Boot: ") || strings.Contains(total, "*") || !strings.Contains(total, "medians of 5 → 5 runs") {
+		t.Errorf("the A/A total is called a change, or not compared run by run:\n%s", total)
+	}
+}
