@@ -115,6 +115,25 @@ func tracefsChecked() (string, error) {
 	return dir, nil
 }
 
+// lockdown is the kernel's lockdown mode ("none", "integrity",
+// "confidentiality"), "" when it cannot be read.
+func lockdown() string {
+	b, err := os.ReadFile("/sys/kernel/security/lockdown")
+	if err != nil {
+		return ""
+	}
+	return lockdownMode(string(b))
+}
+
+// lockdownMode reads the mode in brackets: "none [integrity] confidentiality".
+func lockdownMode(s string) string {
+	i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']')
+	if i < 0 || j < i {
+		return ""
+	}
+	return s[i+1 : j]
+}
+
 // LoadOptions configure Load.
 type LoadOptions struct {
 	// RingBytes sizes the ring buffer the events pass through: a power of
@@ -195,6 +214,9 @@ func Load(opt LoadOptions) (*Probes, error) {
 		return nil, fmt.Errorf("set announce_cookie: %w", err)
 	}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		if mode := lockdown(); mode == "confidentiality" {
+			return nil, fmt.Errorf("load BPF programs: the kernel is locked down (%s): BPF may not read kernel memory, which every probe does (it copies the tracepoint's record); record on a kernel booted with lockdown=integrity or none: %w", mode, err)
+		}
 		if errors.Is(err, unix.EPERM) {
 			return nil, fmt.Errorf("%w: %v", ErrPrivileges, err)
 		}

@@ -107,3 +107,11 @@ func TestPerfEventIoctl(t *testing.T) {
 		}
 	}
 }
+
+func TestLockdownMode(t *testing.T) {
+	for in, want := range map[string]string{"[none] integrity confidentiality\n": "none", "none integrity [confidentiality]\n": "confidentiality", "garbage": "", "]x[": ""} {
+		if got := lockdownMode(in); got != want {
+			t.Errorf("lockdownMode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
