@@ -39,6 +39,11 @@ type vcpuKey struct {
 	n    int64 // the vCPU's id, or its file descriptor
 }
 
+// compare orders vcpuKeys by process, then number.
+func (a vcpuKey) compare(b vcpuKey) int {
+	return cmp.Or(cmp.Compare(a.tgid, b.tgid), cmp.Compare(a.n, b.n))
+}
+
 // thread is one VMM thread while a recording is read.
 type thread struct {
 	tid      uint32
@@ -765,7 +770,8 @@ func (rb *recBuilder) guestClocks(hostKHz float64) (clocks []guestClock, notes [
 	boot, firstRun := rb.bootVCPU()
 	offs := rb.tscOffs[boot]
 	name := fmt.Sprintf("vCPU %d", boot.n)
-	if d, ok := offsetAt(offs, firstRun, true); ok {
+	d, fromDebugfs := offsetAt(offs, firstRun, true)
+	if fromDebugfs {
 		ratio, what := 1.0, ""
 		if d.ratio > 0 {
 			ratio = d.ratio
@@ -785,18 +791,14 @@ func (rb *recBuilder) guestClocks(hostKHz float64) (clocks []guestClock, notes [
 	if len(clocks) > 0 || len(rb.tscOffs) > 0 {
 		clocks = append(clocks, guestClock{1, "guest TSC = host TSC (the reported KVM TSC offset does not fit the recording: a nested or PVM host that applies none)", func(int64) int64 { return 0 }})
 	}
-	if khz > 0 && rb.debugfsSeen && hostKHz > 0 {
-		if d, ok := offsetAt(offs, firstRun, true); ok && d.ratio == 0 && float64(khz) > hostKHz*1.001 {
-			notes = append(notes, fmt.Sprintf("the VMM set the guest TSC to %d kHz (KVM_SET_TSC_KHZ) on a %.0f kHz host that cannot scale it (debugfs has no tsc-scaling-ratio): KVM runs the guest TSC at the host's rate and moves it forward at clock updates, so guest durations are not exact", khz, hostKHz))
-		}
+	if fromDebugfs && d.ratio == 0 && khz > 0 && hostKHz > 0 && float64(khz) > hostKHz*1.001 {
+		notes = append(notes, fmt.Sprintf("the VMM set the guest TSC to %d kHz (KVM_SET_TSC_KHZ) on a %.0f kHz host that cannot scale it (debugfs has no tsc-scaling-ratio): KVM runs the guest TSC at the host's rate and moves it forward at clock updates, so guest durations are not exact", khz, hostKHz))
 	}
 	// Every vCPU should have the boot vCPU's offset (KVM matches the
 	// offsets a VMM writes at start): one that does not has its records
 	// misplaced by the difference.
-	if o, ok := offsetAt(offs, firstRun, len(clocks) > 0 && offs != nil && offs[0].debugfs); ok {
-		for _, k := range slices.SortedFunc(maps.Keys(rb.tscOffs), func(a, b vcpuKey) int {
-			return cmp.Or(cmp.Compare(a.tgid, b.tgid), cmp.Compare(a.n, b.n))
-		}) {
+	if o, ok := offsetAt(offs, firstRun, fromDebugfs); ok {
+		for _, k := range slices.SortedFunc(maps.Keys(rb.tscOffs), vcpuKey.compare) {
 			if k.tgid != boot.tgid || k == boot {
 				continue
 			}

@@ -57,8 +57,8 @@ func (rb *recBuilder) guest(c, other *bootCollector, skipped *trace.Skips, opt R
 	clocks, clockNotes := rb.guestClocks(rb.hostTSCkHz())
 	rb.t.Notes = append(rb.t.Notes, clockNotes...)
 	if len(rb.hdr.Clock) > 1 {
+		_, firstRun := rb.bootVCPU()
 		for _, cand := range clocks {
-			_, firstRun := rb.bootVCPU()
 			o := int64(-1)
 			for _, at := range []int64{firstRun, -1} {
 				if at < 0 {

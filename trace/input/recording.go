@@ -2,7 +2,6 @@ package input
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -233,9 +232,7 @@ func (rb *recBuilder) notes(end *tracefile.End) {
 // and faults.
 func (rb *recBuilder) vmStatsNotes() []string {
 	var notes []string
-	for _, k := range slices.SortedFunc(maps.Keys(rb.vmStats), func(a, b vcpuKey) int {
-		return cmp.Or(cmp.Compare(a.tgid, b.tgid), cmp.Compare(a.n, b.n))
-	}) {
+	for _, k := range slices.SortedFunc(maps.Keys(rb.vmStats), vcpuKey.compare) {
 		st := rb.vmStats[k]
 		var parts []string
 		if _, ok := st["pages_4k"]; ok {
