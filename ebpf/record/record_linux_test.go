@@ -440,6 +440,20 @@ func TestRecordHostModes(t *testing.T) {
 		}
 	})
 
+	t.Run("remapped memory", func(t *testing.T) {
+		// After the guest's 4,096 faults, the VMM fails to add a slot over
+		// the touched one, deletes it, and writes both memories again:
+		// 256 + 4,096 faults on memory that is no longer the guest's.
+		tr, _, notes := record(t, Options{}, "minivmm -records 2 -touch 16 -remap")
+		if n := len(spans(tr)["KVM_SET_USER_MEMORY_REGION"]); n != 4 {
+			t.Errorf("%d KVM_SET_USER_MEMORY_REGION, want 4 (slot 0, slot 1, the refused one, the deletion)", n)
+		}
+		guest, vmm := counted(tr, "page faults on guest memory"), counted(tr, "page faults on VMM memory")
+		if guest < 4096 || guest > 4096+64 || vmm < 4096+256 {
+			t.Errorf("%d faults on guest memory (want the guest's 4,096 and the few of the set-up), %d on the VMM's (want at least the 4,352 after the remap)\n%s", guest, vmm, notes)
+		}
+	})
+
 	t.Run("huge pages", func(t *testing.T) {
 		if b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || bytes.Contains(b, []byte("[never]")) {
 			t.Skip("transparent huge pages are off on this host")

@@ -95,6 +95,7 @@ var (
 	tscKHz     *int
 	churn      *int
 	noFlush    *bool
+	remap      *bool
 )
 
 // init keeps the set-up on the process's main thread, as a VMM written in
@@ -112,6 +113,7 @@ func main() {
 	tscKHz = flag.Int("tsc-khz", 0, "set the vCPUs' TSC frequency (KVM_SET_TSC_KHZ), scaling the guest's TSC (0: the host's)")
 	churn = flag.Int("churn", 0, "start this many threads, one after another, each exiting at once, before the VM is made")
 	noFlush = flag.Bool("no-flush", false, "print no BOOT_TRACE flush at the end (a second VMM on the same console)")
+	remap = flag.Bool("remap", false, "with -touch, once the guest has run: fail to add an overlapping slot, delete the -touch slot, and write both memories again from the VMM (faults on the VMM's own memory now)")
 	flag.Parse()
 	time.Sleep(*delay)
 	churnThreads(*churn)
@@ -137,18 +139,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	region := struct {
-		Slot, Flags                uint32
-		GuestPhysAddr, Size, UAddr uint64
-	}{0, 0, 0, memSize, uint64(uintptr(unsafe.Pointer(&mem[0])))}
-	if _, err := ioctl(vmfd, kvmSetUserMemoryRegion, uintptr(unsafe.Pointer(&region))); err != nil {
-		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION: %w", err)
+	if err := setRegion(vmfd, 0, 0, mem); err != nil {
+		return err
 	}
 	if *touchMiB < 0 || *touchMiB > 1000 {
 		return fmt.Errorf("-touch %d: from 0 to 1000 MiB", *touchMiB)
 	}
+	var touched []byte
 	if *touchMiB > 0 {
-		if err := addTouchMemory(vmfd, *touchMiB<<20, *thp); err != nil {
+		if touched, err = addTouchMemory(vmfd, *touchMiB<<20, *thp); err != nil {
 			return err
 		}
 	}
@@ -261,6 +260,11 @@ func run() error {
 			return err
 		}
 	}
+	if *remap && touched != nil {
+		if err := remapTouchMemory(vmfd, touched); err != nil {
+			return err
+		}
+	}
 	if *noFlush {
 		return nil
 	}
@@ -271,30 +275,72 @@ func run() error {
 	return flush(serials, uint64(khz))
 }
 
+// memoryRegion is struct kvm_userspace_memory_region.
+type memoryRegion struct {
+	Slot, Flags                uint32
+	GuestPhysAddr, Size, UAddr uint64
+}
+
+// setRegion makes, moves or (size 0) deletes a memory slot.
+func setRegion(vmfd uintptr, slot uint32, gpa uint64, mem []byte) error {
+	r := memoryRegion{Slot: slot, GuestPhysAddr: gpa, Size: uint64(len(mem))}
+	if len(mem) > 0 {
+		r.UAddr = uint64(uintptr(unsafe.Pointer(&mem[0])))
+	}
+	if _, err := ioctl(vmfd, kvmSetUserMemoryRegion, uintptr(unsafe.Pointer(&r))); err != nil {
+		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION (slot %d): %w", slot, err)
+	}
+	return nil
+}
+
+// writePages writes a byte to each 4 KiB page of mem.
+func writePages(mem []byte) {
+	for i := 0; i < len(mem); i += 4096 {
+		mem[i] = 1
+	}
+}
+
+// remapTouchMemory does what a VMM does when it remaps guest memory: a
+// slot it adds over the -touch slot's addresses is refused (EEXIST), the
+// -touch slot is deleted, and the memory of both is the VMM's own from
+// then on: written again after dropping its pages, every write a fault
+// on memory that is not the guest's.
+func remapTouchMemory(vmfd uintptr, touched []byte) error {
+	other, err := unix.Mmap(-1, 0, 1<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return err
+	}
+	if err := setRegion(vmfd, 2, touchAddr, other); err == nil {
+		return fmt.Errorf("an overlapping slot was accepted")
+	}
+	if err := setRegion(vmfd, 1, touchAddr, nil); err != nil {
+		return err
+	}
+	if err := unix.Madvise(touched, unix.MADV_DONTNEED); err != nil {
+		return err
+	}
+	writePages(other)
+	writePages(touched)
+	return nil
+}
+
 // addTouchMemory gives the guest size bytes more at touchAddr, private
 // anonymous memory as QEMU's RAM is, that nothing has touched yet.
-func addTouchMemory(vmfd uintptr, size int, huge bool) error {
+func addTouchMemory(vmfd uintptr, size int, huge bool) ([]byte, error) {
 	// 2 MiB-aligned, so a huge page can back it.
 	raw, err := unix.Mmap(-1, 0, size+2<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	start := uintptr(unsafe.Pointer(&raw[0]))
 	skip := (2<<20 - int(start%(2<<20))) % (2 << 20)
 	mem := raw[skip : skip+size]
 	if huge {
 		if err := unix.Madvise(mem, unix.MADV_HUGEPAGE); err != nil {
-			return fmt.Errorf("madvise MADV_HUGEPAGE: %w", err)
+			return nil, fmt.Errorf("madvise MADV_HUGEPAGE: %w", err)
 		}
 	}
-	region := struct {
-		Slot, Flags                uint32
-		GuestPhysAddr, Size, UAddr uint64
-	}{1, 0, touchAddr, uint64(size), uint64(uintptr(unsafe.Pointer(&mem[0])))}
-	if _, err := ioctl(vmfd, kvmSetUserMemoryRegion, uintptr(unsafe.Pointer(&region))); err != nil {
-		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION (slot 1): %w", err)
-	}
-	return nil
+	return mem, setRegion(vmfd, 1, touchAddr, mem)
 }
 
 // churnThreads starts n threads one after another, each ending at once: a
