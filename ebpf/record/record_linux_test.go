@@ -485,14 +485,17 @@ func TestRecordHostModes(t *testing.T) {
 		// Twice the host's: KVM scales it where the hardware can, else
 		// catches it up (below the host's rate it refuses).
 		tr, _, notes := record(t, Options{}, fmt.Sprintf("minivmm -records 200 -tsc-khz %d", 2*khz))
+		if len(spans(tr)["KVM_SET_TSC_KHZ"]) != 1 {
+			t.Error("no KVM_SET_TSC_KHZ")
+		}
+		if strings.Contains(notes, "KVM's debugfs said nothing") {
+			t.Skipf("KVM's debugfs cannot be read here (a container?), and with it what KVM did with the frequency:\n%s", notes)
+		}
 		if !strings.Contains(notes, "clock: exact") {
 			t.Errorf("the guest clock is not exact:\n%s", notes)
 		}
 		if !strings.Contains(notes, "tsc-scaling-ratio (2.0") && !strings.Contains(notes, "cannot scale it (debugfs has no tsc-scaling-ratio)") {
 			t.Errorf("notes say neither the scaling ratio nor that the host cannot scale:\n%s", notes)
-		}
-		if len(spans(tr)["KVM_SET_TSC_KHZ"]) != 1 {
-			t.Error("no KVM_SET_TSC_KHZ")
 		}
 	})
 
