@@ -71,7 +71,7 @@ func BenchmarkFoldedToSVG(b *testing.B) {
 	b.SetBytes(int64(in.Len()))
 	b.ResetTimer()
 	for b.Loop() {
-		t, err := input.Read(bytes.NewReader(in.Bytes()), input.ReadOptions{})
+		t, err := input.Read(bytes.NewReader(in.Bytes()), input.ReadOptions{CallTree: true})
 		if err != nil {
 			b.Fatal(err)
 		}

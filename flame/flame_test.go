@@ -344,3 +344,60 @@ func TestDiffFlamegraph(t *testing.T) {
 		t.Errorf("a frame BASE lacks is not grey: %s", f)
 	}
 }
+
+// TestCallTreeSameAsSpans draws folded inputs kept as a call tree (how
+// the flame command reads them) and read into spans: the SVG and folded
+// output must not differ, also where names need cleaning (siblings that
+// then share a name are merged), stacks are deeper than trace.MaxDepth,
+// or frames are too narrow to draw.
+func TestCallTreeSameAsSpans(t *testing.T) {
+	var deep strings.Builder
+	for i := range trace.MaxDepth + 40 {
+		if i > 0 {
+			deep.WriteByte(';')
+		}
+		fmt.Fprintf(&deep, "f%d", i)
+	}
+	var gen bytes.Buffer
+	genFolded(&gen, 20_000)
+	inputs := map[string]string{
+		"small":   smallFolded,
+		"renamed": "main;a\tb 5\nmain;a b 7\nmain;a  b;x 3\nmain;c\x01 1\nmain;big 1000000\nmain;x\ty 60\nmain;x y 60\n",
+		"deep":    deep.String() + " 9\n" + deep.String()[:300] + " 4\nmain 1\n",
+		"narrow":  "main;big 1000000000\nmain;tiny;leaf 1\nother 1\n",
+		"gen":     gen.String(),
+	}
+	for name, in := range inputs {
+		t.Run(name, func(t *testing.T) {
+			spans, err := input.Read(strings.NewReader(in), input.ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls, err := input.Read(strings.NewReader(in), input.ReadOptions{CallTree: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls.Calls == nil || len(calls.Tracks) > 0 {
+				t.Fatalf("CallTree read gave %d tracks and calls %v", len(calls.Tracks), calls.Calls != nil)
+			}
+			if diff := cmp.Diff(spans.Notes, calls.Notes); diff != "" {
+				t.Errorf("notes (-spans +calls):\n%s", diff)
+			}
+			var a, b bytes.Buffer
+			for _, tr := range []struct {
+				t *trace.Trace
+				w *bytes.Buffer
+			}{{spans, &a}, {calls, &b}} {
+				if err := WriteFlamegraph(tr.w, tr.t, SVGOptions{Title: name, Notes: tr.t.Notes}); err != nil {
+					t.Fatal(err)
+				}
+				if err := WriteFolded(tr.w, Merge(tr.t)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if a.String() != b.String() {
+				t.Errorf("output differs: spans %d bytes, call tree %d bytes", a.Len(), b.Len())
+			}
+		})
+	}
+}

@@ -21,6 +21,9 @@ type Node struct {
 // with a single track starts its stacks at the track's children, so a
 // kernel log's frames begin with its phases.
 func Merge(t *trace.Trace) *Node {
+	if t.Calls != nil {
+		return mergeCalls(t.Calls, func(int64) int64 { return 0 })
+	}
 	return merge(t, 0)
 }
 
@@ -121,6 +124,58 @@ func (m *merger) child(parent *Node, name string) *Node {
 		m.index[parent] = idx
 	}
 	return n
+}
+
+// mergeCalls turns a call tree into Nodes, leaving out frames whose total
+// is below minTotal(the tree's total) and cutting it at trace.MaxDepth
+// (deeper frames' time is their ancestor's self time there), as a trace
+// read into spans would be cut. Where cleaning gave two siblings one name
+// they are merged, and nothing is left out (a frame's total is known only
+// once merged).
+func mergeCalls(c *trace.CallTree, minTotal func(total int64) int64) *Node {
+	tot := make([]int64, c.Len())
+	var sum func(id int32) int64
+	sum = func(id int32) int64 {
+		t := c.Self(id)
+		for ch := c.First(id); ch != 0; ch = c.Next(ch) {
+			t = trace.SatAdd(t, sum(ch))
+		}
+		tot[id] = t
+		return t
+	}
+	root := &Node{Name: "all", Self: c.Self(0), Total: sum(0)}
+	least := minTotal(root.Total)
+	if c.Renamed() {
+		least = 0
+	}
+	m := &merger{index: map[*Node]map[string]*Node{}}
+	var add func(parent *Node, id int32, depth int)
+	add = func(parent *Node, id int32, depth int) {
+		for ch := c.First(id); ch != 0; ch = c.Next(ch) {
+			if tot[ch] == 0 || tot[ch] < least {
+				continue
+			}
+			n := m.child(parent, c.Name(ch))
+			n.Kind = trace.KindFrame
+			n.Total = trace.SatAdd(n.Total, tot[ch])
+			if depth+1 >= trace.MaxDepth {
+				n.Self = trace.SatAdd(n.Self, tot[ch])
+				continue
+			}
+			n.Self = trace.SatAdd(n.Self, c.Self(ch))
+			add(n, ch, depth+1)
+		}
+	}
+	add(root, 0, 0)
+	sortTree(root)
+	return root
+}
+
+func sortTree(n *Node) {
+	slices.SortFunc(n.Children, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	for _, c := range n.Children {
+		sortTree(c)
+	}
 }
 
 // finish sorts children and computes totals.

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/xml"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"strconv"
 	"strings"
@@ -57,7 +56,14 @@ func WriteFlamegraph(w io.Writer, t *trace.Trace, opt SVGOptions) error {
 		total = t.Tracks[0].Duration()
 	}
 	var root *Node
-	if s := pxScale(opt.Width, total); s > 0 {
+	if t.Calls != nil {
+		root = mergeCalls(t.Calls, func(total int64) int64 {
+			if s := pxScale(opt.Width, total); s > 0 {
+				return int64(minWidthPx / s)
+			}
+			return 0
+		})
+	} else if s := pxScale(opt.Width, total); s > 0 {
 		root = merge(t, int64(minWidthPx/s))
 	} else {
 		root = Merge(t)
@@ -232,7 +238,7 @@ text { font-family: Verdana, sans-serif; font-size: %dpx; fill: #000; }
 		if r.fill != "" {
 			line = append(line, r.fill...)
 		} else {
-			line = append(line, color(r.kind, r.name)...)
+			line = appendColor(line, r.kind, r.name)
 		}
 		line = append(line, `" rx="2"/><text x="`...)
 		line = strconv.AppendFloat(line, x+3, 'f', 1, 64)
@@ -370,16 +376,26 @@ var palette = map[trace.Kind][3][2]int{
 var kindOrder = []trace.Kind{trace.KindPhase, trace.KindLevel, trace.KindInitcall, trace.KindProbe, trace.KindFrame, trace.KindWait,
 	trace.KindOffCPU, trace.KindSample, trace.KindLine, trace.KindIoctl, trace.KindHost, trace.KindTrack}
 
-func color(kind trace.Kind, name string) string {
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	v := h.Sum32()
+// appendColor appends the frame's fill, rgb(r,g,b).
+func appendColor(b []byte, kind trace.Kind, name string) []byte {
+	// FNV-1a, as hash/fnv computes it, without its allocation per frame.
+	v := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		v ^= uint32(name[i])
+		v *= 16777619
+	}
 	p, ok := palette[kind]
 	if !ok {
 		p = palette[trace.KindFrame]
 	}
-	c := func(i int, b uint32) int { return p[i][0] + int(b)%max(p[i][1], 1) }
-	return fmt.Sprintf("rgb(%d,%d,%d)", c(0, v&0xff), c(1, (v>>8)&0xff), c(2, (v>>16)&0xff))
+	b = append(b, "rgb("...)
+	for i := range 3 {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(p[i][0]+int((v>>(8*i))&0xff)%max(p[i][1], 1)), 10)
+	}
+	return append(b, ')')
 }
 
 // usedKinds lists the kinds the frames have, in legend order.
@@ -416,6 +432,15 @@ func esc(s string) string {
 }
 
 func appendEscaped(b []byte, s string) []byte {
+	// Most names need no escaping: printable ASCII without markup.
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		c := s[i]
+		clean = c >= 0x20 && c < 0x7f && c != '&' && c != '<' && c != '>' && c != '"' && c != '\''
+	}
+	if clean {
+		return append(b, s...)
+	}
 	var sb strings.Builder
 	xml.EscapeText(&sb, []byte(s))
 	return append(b, sb.String()...)

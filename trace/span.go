@@ -148,7 +148,12 @@ type Trace struct {
 	// is a merged call tree (folded input): views can skip merging.
 	Merged bool
 	Tracks []Track
-	Marks  []Mark
+	// Calls, when set, holds the whole input as a merged call tree and
+	// Tracks is empty: a reader asked only for the tree (to draw a
+	// flamegraph) keeps a large folded input this way, without a span
+	// per frame.
+	Calls *CallTree
+	Marks []Mark
 	// Notes say how the input was interpreted: clock caveats, phases
 	// inferred from markers, partial data.
 	Notes []string
@@ -287,6 +292,13 @@ func FormatSigned(ns int64) string {
 // HasRawAddresses reports whether some frame is named by a kernel address
 // (0xffffffff...): no symbol named it.
 func (t *Trace) HasRawAddresses() bool {
+	if t.Calls != nil {
+		for id := 1; id < t.Calls.Len(); id++ {
+			if strings.HasPrefix(t.Calls.Name(int32(id)), "0xffffffff") {
+				return true
+			}
+		}
+	}
 	for _, tr := range t.Tracks {
 		raw := false
 		tr.Walk(func(path []*Span) bool {

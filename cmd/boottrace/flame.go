@@ -42,6 +42,7 @@ INPUT is a file, "-" for stdin, or nothing for the embedded example.`,
 			if err := checkOutput(out, inputArgs(args)...); err != nil {
 				return err
 			}
+			in.callTree = !chart && !folded
 			t, err := in.load(cmd, args)
 			if err != nil {
 				return err

@@ -21,6 +21,8 @@ type inputFlags struct {
 	vmlinux   string
 	systemMap string
 	format    string
+	// callTree: the command draws only the merged call tree.
+	callTree bool
 }
 
 func (f *inputFlags) register(cmd *cobra.Command) {
@@ -52,7 +54,7 @@ func (f *inputFlags) load(cmd *cobra.Command, args []string) (*trace.Trace, erro
 	}
 	return input.Load(name, input.LoadOptions{
 		Vmlinux: f.vmlinux, SystemMap: f.systemMap, Format: f.format,
-		Stdin: cmd.InOrStdin(), Log: cmd.ErrOrStderr(),
+		Stdin: cmd.InOrStdin(), Log: cmd.ErrOrStderr(), CallTree: f.callTree,
 	})
 }
 

@@ -26,6 +26,8 @@ type LoadOptions struct {
 	Stdin io.Reader
 	// Log is told which input and symbols are used, and what was skipped.
 	Log io.Writer
+	// CallTree is ReadOptions.CallTree.
+	CallTree bool
 }
 
 // Load reads the input a command names: a path, "-" for standard input,
@@ -78,7 +80,7 @@ func Load(name string, opt LoadOptions) (*trace.Trace, error) {
 		defer closeFn()
 		syms = t
 	}
-	t, err := read(lr, gz, ReadOptions{Symbols: syms, Format: opt.Format})
+	t, err := read(lr, gz, ReadOptions{Symbols: syms, Format: opt.Format, CallTree: opt.CallTree})
 	if errors.Is(err, ErrNoData) {
 		return nil, errors.New(Describe(display, t, err))
 	}

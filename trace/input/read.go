@@ -58,7 +58,7 @@ func read(lr *lineReader, gz *gzipTail, opt ReadOptions) (*trace.Trace, error) {
 	case FormatRecording:
 		t, err = readRecording(lr, opt)
 	case FormatFolded:
-		t, err = readFolded(lr)
+		t, err = readFolded(lr, opt)
 	case FormatBootTrace:
 		t, err = readBootTrace(lr, opt)
 	default:
@@ -68,7 +68,7 @@ func read(lr *lineReader, gz *gzipTail, opt ReadOptions) (*trace.Trace, error) {
 		return nil, err
 	}
 	if n := t.LimitDepth(); n > 0 {
-		t.Notes = append(t.Notes, fmt.Sprintf("partial: %d spans nested deeper than %d levels are folded into their ancestor at that depth (its self time holds theirs)", n, trace.MaxDepth))
+		t.Notes = append(t.Notes, depthNote(n))
 	}
 	// Notes quote the input (a recording's stop reason, the VMM's exit, a
 	// probe's error): they are printed, so they are cleaned.
@@ -82,6 +82,11 @@ func read(lr *lineReader, gz *gzipTail, opt ReadOptions) (*trace.Trace, error) {
 		}
 	}
 	return t, err
+}
+
+// depthNote says that n spans were cut by trace.MaxDepth.
+func depthNote(n int) string {
+	return fmt.Sprintf("partial: %d spans nested deeper than %d levels are folded into their ancestor at that depth (its self time holds theirs)", n, trace.MaxDepth)
 }
 
 // uncompressed returns what r holds, gunzipped if it is gzipped (trace
