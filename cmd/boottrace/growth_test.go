@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/boottrace/boottrace/guestpatch/bootline"
 	"github.com/boottrace/boottrace/trace/tracefile"
@@ -38,6 +44,7 @@ var growthShapes = []struct {
 		return b.Bytes()
 	}},
 	{"nested BOOT_TRACE phases", func(n int) []byte {
+		n = min(n, bootline.MaxRecords) // what a kernel buffer holds
 		var b bytes.Buffer
 		fmt.Fprintln(&b, bootline.Header{Release: "6.1.0", TSCkHz: 1_000_000, CPUs: 1, Records: n}.String())
 		for i := range n {
@@ -53,19 +60,65 @@ var growthShapes = []struct {
 		}
 		return b.Bytes()
 	}},
-	{"VM exits without their entry", func(n int) []byte {
+	{"kernel log lines", func(n int) []byte {
 		var b bytes.Buffer
-		const pid = 7
-		w, _ := tracefile.NewWriter(&b, tracefile.Header{PID: pid, Attached: []string{"syscalls:sys_enter_ioctl", "kvm:kvm_exit"}})
-		w.Write(tracefile.Event{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid})
-		w.Write(tracefile.Event{Time: 2000, Kind: "syscalls:sys_enter_ioctl", TGID: pid, TID: pid, Fields: map[string]int64{"cmd": 0xae80}})
 		for i := range n {
-			w.Write(tracefile.Event{Time: int64(3000 + 100*i), Kind: "kvm:kvm_exit", TGID: pid, TID: pid, Fields: map[string]int64{"isa": 1, "exit_reason": 30}})
+			us := 1000 + 37*i
+			fmt.Fprintf(&b, "[%5d.%06d] driver%d: message %d about device %x\n", us/1e6, us%1e6, i%300, i, i*7919)
 		}
-		w.Write(tracefile.Event{Time: int64(4000 + 100*n), Kind: "end", End: &tracefile.End{Reason: "test"}})
-		w.Flush()
 		return b.Bytes()
 	}},
+	{"events in one reorder window", func(n int) []byte {
+		return recording("exceptions:page_fault_user", func(i int) tracefile.Event {
+			return tracefile.Event{Time: int64(2000 + i%1000), Kind: "exceptions:page_fault_user", Fields: map[string]int64{"address": int64(i) << 12}}
+		}, n)
+	}},
+	{"VM exits without their entry", func(n int) []byte {
+		return recording("kvm:kvm_exit", func(i int) tracefile.Event {
+			if i == 0 {
+				return tracefile.Event{Time: 2000, Kind: "syscalls:sys_enter_ioctl", Fields: map[string]int64{"cmd": 0xae80}}
+			}
+			return tracefile.Event{Time: int64(3000 + 100*i), Kind: "kvm:kvm_exit", Fields: map[string]int64{"isa": 1, "exit_reason": 30}}
+		}, n)
+	}},
+}
+
+// recording is a trace file of one VMM process that execs, then has the
+// n events ev(0), ev(1), ... on its main thread, then ends.
+func recording(kind string, ev func(i int) tracefile.Event, n int) []byte {
+	var b bytes.Buffer
+	const pid = 7
+	w, _ := tracefile.NewWriter(&b, tracefile.Header{PID: pid, Attached: []string{"syscalls:sys_enter_ioctl", kind}})
+	w.Write(tracefile.Event{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid})
+	end := int64(0)
+	for i := range n {
+		e := ev(i)
+		e.TGID, e.TID = pid, pid
+		end = max(end, e.Time)
+		w.Write(e)
+	}
+	w.Write(tracefile.Event{Time: end + 1000, Kind: "end", End: &tracefile.End{Reason: "test"}})
+	w.Flush()
+	return b.Bytes()
+}
+
+var (
+	writeShapes = flag.String("write-shapes", "", "write each input shape of growthShapes to this directory, about -shape-mb MB each, and exit the test (scripts/measure-memory.sh)")
+	shapeMB     = flag.Int("shape-mb", 20, "size of each shape -write-shapes writes, in MB")
+)
+
+// TestWriteShapes writes the shapes for measuring memory by hand.
+func TestWriteShapes(t *testing.T) {
+	if *writeShapes == "" {
+		t.Skip("set -write-shapes DIR to write the input shapes")
+	}
+	for _, shape := range growthShapes {
+		n := int(int64(*shapeMB) << 20 * 1000 / int64(len(shape.gen(1000))))
+		name := strings.ReplaceAll(shape.name, " ", "-")
+		if err := os.WriteFile(filepath.Join(*writeShapes, name), shape.gen(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestLinearGrowth runs every command on each shape at n and 4n and
@@ -99,5 +152,72 @@ func TestLinearGrowth(t *testing.T) {
 				t.Errorf("%s, %v: %d bytes allocated at n=%d, %d at 4n (%.1f×, want at most 5×)", shape.name, args, alloc[0], n, alloc[1], ratio)
 			}
 		}
+	}
+}
+
+// TestMemoryBudget runs every reading command on each shape, at a size
+// whose whole reading would need several times the budget given: each
+// must finish, say in its notes where reading stopped, and keep the heap
+// (sampled while it runs) within twice the budget.
+func TestMemoryBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads inputs of some megabytes with every command")
+	}
+	const budget = 32 << 20
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	dir := t.TempDir()
+	for _, shape := range growthShapes {
+		in := filepath.Join(dir, strings.ReplaceAll(shape.name, " ", "-"))
+		n := 8 << 20 * 1000 / len(shape.gen(1000))
+		if err := os.WriteFile(in, shape.gen(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"summary"}, {"pprof", "-o", "-"}, {"flame", "--folded"}, {"flame"}, {"flame", "--chart"}, {"export"}, {"report", "-o", "-"}} {
+			peak := sampleHeap()
+			out, _, err := run(t, "", append(args, "--max-memory", "32MiB", in)...)
+			max := peak()
+			if err != nil {
+				t.Fatalf("%s, %v: %v", shape.name, args, err)
+			}
+			t.Logf("%s, %v: heap at most %.1f MiB", shape.name, args, float64(max)/(1<<20))
+			if max > 2*budget {
+				t.Errorf("%s, %v: heap reached %.1f MiB with a budget of 32 MiB", shape.name, args, float64(max)/(1<<20))
+			}
+			if args[0] == "summary" && !strings.Contains(out, "partial: the memory budget (32.0 MiB, --max-memory) stopped reading") {
+				t.Errorf("%s: the summary does not say where the budget stopped reading:\n%s", shape.name, out)
+			}
+		}
+	}
+}
+
+// sampleHeap samples the heap's live and unswept objects every
+// millisecond until the returned function is called, which returns the
+// largest sample.
+func sampleHeap() func() uint64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-stopped
+		return peak.Load()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -22,13 +23,15 @@ type inputFlags struct {
 	systemMap string
 	format    string
 	// callTree: the command draws only the merged call tree.
-	callTree bool
+	callTree  bool
+	maxMemory string
 }
 
 func (f *inputFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.vmlinux, "vmlinux", "", "resolve addresses with this vmlinux (ELF symbols; file and line from DWARF)")
 	cmd.Flags().StringVar(&f.systemMap, "system-map", "", "resolve addresses and initcall levels with this System.map or kallsyms file (may be gzipped)")
 	cmd.Flags().StringVar(&f.format, "input-format", "", "read INPUT as this format instead of detecting it: "+strings.Join(input.Formats, ", "))
+	cmd.Flags().StringVar(&f.maxMemory, "max-memory", "1GiB", "memory budget for each INPUT (such as 512MiB, 4GiB; 0 for none): an input that needs more is read only as far as fits, and a note says what was left out")
 }
 
 // absolute is the flags' paths made absolute, to be kept in a trace file.
@@ -52,9 +55,21 @@ func (f *inputFlags) load(cmd *cobra.Command, args []string) (*trace.Trace, erro
 	if len(args) > 0 {
 		name = args[0]
 	}
+	budget, err := input.ParseBytes(f.maxMemory)
+	if err != nil {
+		return nil, fmt.Errorf("--max-memory: %w", err)
+	}
+	if budget == 0 {
+		budget = -1 // none
+	} else {
+		// The garbage collector then works harder near the budget
+		// instead of letting the heap grow to twice what is live.
+		debug.SetMemoryLimit(budget)
+	}
 	return input.Load(name, input.LoadOptions{
 		Vmlinux: f.vmlinux, SystemMap: f.systemMap, Format: f.format,
 		Stdin: cmd.InOrStdin(), Log: cmd.ErrOrStderr(), CallTree: f.callTree,
+		MaxMemory: budget,
 	})
 }
 
@@ -97,6 +112,23 @@ func writeTo(cmd *cobra.Command, path string, fn func(io.Writer) error) error {
 		w := &errWriter{w: cmd.OutOrStdout()}
 		err := fn(w)
 		return errors.Join(err, w.err)
+	}
+	// A device or FIFO (/dev/null, a pipe to a viewer) is written as it
+	// is: the rename below would replace it with a file.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return fmt.Errorf("write %s: it is a directory", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		w := &errWriter{w: f}
+		err = errors.Join(fn(w), w.err, f.Close())
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {

@@ -26,9 +26,21 @@ func ReadFolded(r io.Reader) (*trace.Trace, error) {
 func readFolded(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 	t := &trace.Trace{Format: FormatFolded}
 	c := trace.NewCallTree()
-	deeper, err := readCallTree(c, lr, &t.Skipped)
+	perNode := int64(memoryPerNode)
+	if opt.CallTree {
+		perNode = memoryPerTreeNode
+	}
+	maxNodes := 0
+	if budget := maxMemory(opt); budget > 0 {
+		maxNodes = int(min(budget/perNode, 1<<31-1))
+	}
+	res, err := readCallTree(c, lr, &t.Skipped, maxNodes)
 	if err != nil {
 		return nil, err
+	}
+	if res.cutAfter > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("partial: the memory budget (%s, --max-memory) stopped reading these folded stacks after line %d, at %d frames (views may need up to %d bytes of memory for each): the %d lines after it (%s) are not shown",
+			FormatBytes(maxMemory(opt)), res.cutAfter, c.Len()-1, perNode, res.restLines, FormatBytes(res.restBytes)))
 	}
 	if c.Len() == 1 {
 		return t, fmt.Errorf("%w: no line of folded stacks such as \"main;work;leaf 42\"", ErrNoData)
@@ -36,8 +48,8 @@ func readFolded(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 	c.Freeze()
 	if opt.CallTree {
 		t.Calls, t.Merged = c, true
-		if deeper > 0 {
-			t.Notes = append(t.Notes, depthNote(deeper))
+		if res.deeper > 0 {
+			t.Notes = append(t.Notes, depthNote(res.deeper))
 		}
 		return t, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/boottrace/boottrace/trace"
 )
@@ -42,6 +43,7 @@ type foldBlock struct {
 // path, then descend through nframes new frames and add value to the leaf.
 type foldOp struct {
 	shared, nframes int32
+	line, start     int32 // in the block: line from 0, and its offset
 	value           int64
 }
 
@@ -50,22 +52,33 @@ type foldSkip struct {
 	reason string
 }
 
-// readCallTree adds every line of lr to c, counting skipped lines, and
-// returns how many of its nodes lie deeper than trace.MaxDepth.
-func readCallTree(c *trace.CallTree, lr *lineReader, skipped *trace.Skips) (deeper int, err error) {
-	workers := runtime.GOMAXPROCS(0)
-	inflight := 2*workers + 2
+// foldRead is what reading folded stacks found besides the tree.
+type foldRead struct {
+	deeper int // nodes deeper than trace.MaxDepth
+	// cutAfter is the last line read when the budget stopped reading
+	// (0: it did not); rest counts what was left.
+	cutAfter             int
+	restLines, restBytes int64
+}
+
+// readCallTree adds the lines of lr to c, counting skipped lines, until c
+// has maxNodes nodes (0: no limit).
+func readCallTree(c *trace.CallTree, lr *lineReader, skipped *trace.Skips, maxNodes int) (res foldRead, err error) {
+	// Blocks in flight are memory the budget does not see: a few suffice.
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	inflight := workers + 2
 	free := make(chan *foldBlock, inflight)
 	for range inflight {
 		free <- &foldBlock{data: make([]byte, 0, foldBlockSize), done: make(chan struct{}, 1)}
 	}
 	work := make(chan *foldBlock, inflight)
 	order := make(chan *foldBlock, inflight)
+	var counting atomic.Bool // past the budget: blocks are only counted
 	go cutBlocks(lr.r, free, work, order)
 	for range workers {
 		go func() {
 			for b := range work {
-				b.parse()
+				b.parse(counting.Load())
 				b.done <- struct{}{}
 			}
 		}()
@@ -74,11 +87,22 @@ func readCallTree(c *trace.CallTree, lr *lineReader, skipped *trace.Skips) (deep
 	var path []int32
 	for b := range order {
 		<-b.done
-		for _, s := range b.skips {
-			skipped.Add(s.reason, line+s.line+1)
+		read := b.lines // lines of the block that are read
+		if res.cutAfter > 0 {
+			read = 0
 		}
 		fr := b.frames
 		for _, op := range b.ops {
+			if read == 0 {
+				break
+			}
+			if maxNodes > 0 && c.Len() >= maxNodes {
+				read = int(op.line)
+				res.cutAfter = line + read
+				res.restBytes += int64(len(b.data) - int(op.start))
+				counting.Store(true)
+				break
+			}
 			path = path[:op.shared]
 			cur := int32(0)
 			if op.shared > 0 {
@@ -89,19 +113,30 @@ func readCallTree(c *trace.CallTree, lr *lineReader, skipped *trace.Skips) (deep
 				cur = c.Child(cur, b.data[fr[0]:fr[1]])
 				path = append(path, cur)
 				if c.Len() > n && len(path) > trace.MaxDepth {
-					deeper++
+					res.deeper++
 				}
 				fr = fr[2:]
 			}
 			c.AddSelf(cur, op.value)
 		}
+		for _, s := range b.skips {
+			if s.line < read {
+				skipped.Add(s.reason, line+s.line+1)
+			}
+		}
+		if res.cutAfter > 0 {
+			res.restLines += int64(b.lines - read)
+			if read == 0 {
+				res.restBytes += int64(len(b.data))
+			}
+		}
 		line += b.lines
-		if b.err != nil && err == nil {
+		if b.err != nil && err == nil && res.cutAfter == 0 {
 			err = fmt.Errorf("line %d: %w", line+1, b.err)
 		}
 		free <- b
 	}
-	return deeper, err
+	return res, err
 }
 
 // cutBlocks reads r into blocks that end at a newline and sends each to the
@@ -169,11 +204,18 @@ func cutBlocks(r *bufio.Reader, free, work, order chan *foldBlock) {
 // parse splits the block's lines into ops. Consecutive lines usually share
 // a prefix (folded files are sorted): frames inside the bytes a line shares
 // with the one before keep that line's path, and only the rest is split.
-func (b *foldBlock) parse() {
+func (b *foldBlock) parse(countOnly bool) {
 	b.lines, b.ops, b.frames, b.skips = 0, b.ops[:0], b.frames[:0], b.skips[:0]
 	if b.tooLong {
 		b.lines = 1
 		b.skips = append(b.skips, foldSkip{0, skipTooLong})
+		return
+	}
+	if countOnly {
+		b.lines = bytes.Count(b.data, []byte("\n"))
+		if len(b.data) > 0 && b.data[len(b.data)-1] != '\n' {
+			b.lines++
+		}
 		return
 	}
 	var prev []byte
@@ -212,7 +254,7 @@ func (b *foldBlock) parse() {
 			shared++
 		}
 		ends = ends[:shared]
-		op := foldOp{shared: int32(shared), value: value}
+		op := foldOp{shared: int32(shared), line: int32(line), start: int32(base), value: value}
 		pos := int32(0)
 		if shared > 0 {
 			pos = ends[shared-1]

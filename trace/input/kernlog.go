@@ -31,6 +31,11 @@ type ReadOptions struct {
 	// from nothing else): a folded input is then kept as Trace.Calls,
 	// without spans, in a fraction of the time and memory.
 	CallTree bool
+	// MaxMemory bounds the memory that reading the input and drawing it
+	// may take, in bytes: DefaultMaxMemory when 0, none when negative.
+	// Beyond it the input is read no further, and a note says where it
+	// stopped and what was left.
+	MaxMemory int64
 }
 
 // logLine is one timestamped line of a kernel log.

@@ -20,6 +20,11 @@ const MaxLineLen = tracefile.MaxLineLen
 type lineReader struct {
 	r    *bufio.Reader
 	line int
+	// limit, when positive, is how many bytes are read before reading
+	// stops (the memory budget); read counts them, and cut says the
+	// limit was reached.
+	limit, read int64
+	cut         bool
 }
 
 func newLineReader(r io.Reader) *lineReader {
@@ -34,11 +39,19 @@ func newLineReader(r io.Reader) *lineReader {
 // its length. At the end of input it returns io.EOF; a last line without a
 // newline is still returned first.
 func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
+	if lr.limit > 0 && lr.read >= lr.limit {
+		if _, err := lr.r.Peek(1); err == nil {
+			lr.cut = true
+		}
+		return nil, false, io.EOF
+	}
 	b, err := lr.r.ReadSlice('\n')
+	lr.read += int64(len(b))
 	if errors.Is(err, bufio.ErrBufferFull) {
 		lr.line++
 		for errors.Is(err, bufio.ErrBufferFull) {
-			_, err = lr.r.ReadSlice('\n')
+			b, err = lr.r.ReadSlice('\n')
+			lr.read += int64(len(b))
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, true, err

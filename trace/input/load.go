@@ -26,8 +26,9 @@ type LoadOptions struct {
 	Stdin io.Reader
 	// Log is told which input and symbols are used, and what was skipped.
 	Log io.Writer
-	// CallTree is ReadOptions.CallTree.
-	CallTree bool
+	// CallTree and MaxMemory are those of ReadOptions.
+	CallTree  bool
+	MaxMemory int64
 }
 
 // Load reads the input a command names: a path, "-" for standard input,
@@ -80,7 +81,7 @@ func Load(name string, opt LoadOptions) (*trace.Trace, error) {
 		defer closeFn()
 		syms = t
 	}
-	t, err := read(lr, gz, ReadOptions{Symbols: syms, Format: opt.Format, CallTree: opt.CallTree})
+	t, err := read(lr, gz, ReadOptions{Symbols: syms, Format: opt.Format, CallTree: opt.CallTree, MaxMemory: opt.MaxMemory})
 	if errors.Is(err, ErrNoData) {
 		return nil, errors.New(Describe(display, t, err))
 	}

@@ -53,6 +53,10 @@ func read(lr *lineReader, gz *gzipTail, opt ReadOptions) (*trace.Trace, error) {
 		head, _ := lr.r.Peek(detectWindow)
 		format = detect(head)
 	}
+	budget := maxMemory(opt)
+	if perByte := memoryPerByte[format]; budget > 0 && perByte > 0 {
+		lr.limit = budget / perByte
+	}
 	var t *trace.Trace
 	switch format {
 	case FormatRecording:
@@ -66,6 +70,9 @@ func read(lr *lineReader, gz *gzipTail, opt ReadOptions) (*trace.Trace, error) {
 	}
 	if t == nil {
 		return nil, err
+	}
+	if lr.cut {
+		t.Notes = append(t.Notes, cutNote(lr.r, format, budget, lr.line, lr.read, fmt.Sprintf("views may need up to %d bytes of memory per byte of it", memoryPerByte[format])))
 	}
 	if n := t.LimitDepth(); n > 0 {
 		t.Notes = append(t.Notes, depthNote(n))
