@@ -49,7 +49,7 @@ func TestLoadCapabilities(t *testing.T) {
 			if err != nil {
 				t.Fatalf("read: %v", err)
 			}
-			if ev.Kind == tracefile.KindIoctlEnter && ev.Fields["cmd"] == unix.TCGETS {
+			if ev.Kind == tracefile.KindIoctlEnter && ev.Field("cmd") == unix.TCGETS {
 				return
 			}
 		}

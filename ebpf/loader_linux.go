@@ -63,7 +63,7 @@ type Probes struct {
 	links   []io.Closer // links, and perf events a program is attached to by ioctl
 	reader  *ringbuf.Reader
 	rec     ringbuf.Record
-	formats map[Kind]Format
+	formats map[Kind]tracefile.Format
 	closed  bool // objs closed
 	cookie  uint64
 	// Attached lists the tracepoints that attached; Missing says why the
@@ -162,7 +162,7 @@ func Load(opt LoadOptions) (*Probes, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("remove memlock limit: %w", err)
 	}
-	p := &Probes{formats: map[Kind]Format{}, Missing: map[string]string{}}
+	p := &Probes{formats: map[Kind]tracefile.Format{}, Missing: map[string]string{}}
 	for _, k := range tracefile.Kinds {
 		if k.Kind.Software() {
 			continue
@@ -172,7 +172,7 @@ func Load(opt LoadOptions) (*Probes, error) {
 			p.Missing[k.Kind.String()] = missingWhy(dir, k)
 			continue
 		}
-		f, err := ParseFormat(bytes.NewReader(b))
+		f, err := tracefile.ParseFormat(bytes.NewReader(b))
 		if err != nil {
 			p.Missing[k.Kind.String()] = err.Error()
 			continue
@@ -248,7 +248,7 @@ func Load(opt LoadOptions) (*Probes, error) {
 			p.Missing[k.Kind.String()] = err.Error()
 			continue
 		}
-		p.formats[k.Kind] = Format{{Name: "address", Size: 8}}
+		p.formats[k.Kind] = tracefile.Format{{Name: "address", Size: 8}}
 		p.Attached = append(p.Attached, k.Kind.String())
 	}
 	p.reader, err = ringbuf.NewReader(p.objs.Events)
@@ -477,17 +477,14 @@ func (p *Probes) decode(b []byte) (Event, error) {
 		return Event{}, fmt.Errorf("short event: %d bytes, want %d", len(b), eventSize)
 	}
 	raw := (*probesEvent)(unsafe.Pointer(&b[0]))
-	ev := Event{Time: int64(raw.Ts), TGID: raw.Tgid, TID: raw.Tid, Kind: Kind(raw.Kind), CPU: raw.Cpu, Seq: raw.Seq}
-	if f, ok := p.formats[ev.Kind]; ok {
-		ev.Fields = f.Decode(raw.Raw[:])
-		if ev.Kind == tracefile.KindSchedSwitch {
-			ev.Comm = f.String(raw.Raw[:], "prev_comm")
-		}
-	} else {
+	ev := Event{Time: int64(raw.Ts), TGID: raw.Tgid, TID: raw.Tid, Kind: Kind(raw.Kind), CPU: raw.Cpu, Seq: raw.Seq, Raw: raw.Raw[:]}
+	f, ok := p.formats[ev.Kind]
+	if !ok {
 		return ev, fmt.Errorf("event of unknown kind %d", raw.Kind)
 	}
+	ev.Format = f
 	if ev.Kind == tracefile.KindIoctlEnter && raw.Arg != [32]byte{} {
-		ev.Arg = append([]byte(nil), raw.Arg[:]...)
+		ev.Arg = raw.Arg[:]
 	}
 	return ev, nil
 }
@@ -565,8 +562,8 @@ func (p *Probes) Close() error {
 
 // Formats lists field layouts for the trace file, so a recording is
 // self-describing.
-func (p *Probes) Formats() map[string]Format {
-	out := map[string]Format{}
+func (p *Probes) Formats() map[string]tracefile.Format {
+	out := map[string]tracefile.Format{}
 	for k, f := range p.formats {
 		out[strings.TrimSpace(k.String())] = f
 	}

@@ -50,14 +50,14 @@ func TestIoctlEvents(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read: %v (events so far %v)", err, got)
 		}
-		if ev.Kind == tracefile.KindIoctlEnter && ev.Fields["cmd"] == kvmGetAPIVersion {
+		if ev.Kind == tracefile.KindIoctlEnter && ev.Field("cmd") == kvmGetAPIVersion {
 			got[ev.Kind] = ev
 		}
 		if ev.Kind == tracefile.KindIoctlExit && got[tracefile.KindIoctlEnter].Kind != 0 && ev.TID == got[tracefile.KindIoctlEnter].TID {
 			got[ev.Kind] = ev
 		}
 	}
-	if ret := got[tracefile.KindIoctlExit].Fields["ret"]; ret != int64(version) {
+	if ret := got[tracefile.KindIoctlExit].Field("ret"); ret != int64(version) {
 		t.Errorf("exit ret = %d, want the API version %d", ret, version)
 	}
 	if d := got[tracefile.KindIoctlExit].Time - got[tracefile.KindIoctlEnter].Time; d <= 0 || d > 1e9 {

@@ -254,17 +254,13 @@ func follow(p *ebpf.Probes, pid int, attach bool) error {
 }
 
 func newTraceWriter(opt Options, p *ebpf.Probes, pid int) (*tracefile.Writer, error) {
-	formats := map[string]any{}
-	for k, f := range p.Formats() {
-		formats[k] = f
-	}
 	var uname unix.Utsname
 	unix.Uname(&uname)
 	return tracefile.NewWriter(opt.Trace, tracefile.Header{
 		Command: opt.Command, PID: pid, Attach: opt.PID != 0,
 		Host:     unix.ByteSliceToString(uname.Release[:]),
 		Clock:    []tracefile.ClockPair{clockPair()},
-		Attached: p.Attached, Missing: p.Missing, Formats: formats,
+		Attached: p.Attached, Missing: p.Missing, Formats: p.Formats(),
 		Vmlinux: opt.Vmlinux, SystemMap: opt.SystemMap,
 	})
 }
@@ -285,7 +281,8 @@ func copyEvents(p *ebpf.Probes, w *tracefile.Writer) (events, errs int, first er
 			continue
 		}
 		events++
-		w.Write(tracefile.Event{Time: ev.Time, Kind: ev.Kind.String(), TGID: ev.TGID, TID: ev.TID, CPU: ev.CPU, Seq: ev.Seq, Fields: ev.Fields, Mem: ev.Arg, Comm: ev.Comm})
+		pr := ev.Probe()
+		w.WriteProbe(&pr)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/boottrace/boottrace/trace/tracefile"
 )
 
 // BenchmarkReadKernelLog parses a real boot log with initcall_debug
@@ -70,4 +72,60 @@ func BenchmarkOpenCalls(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(2*n), "ns/line")
 		})
 	}
+}
+
+// BenchmarkReadProbes reads a version 2 trace file of 1,000,000 probe
+// events shaped like a vCPU's run loop (KVM_RUN entered, a port write, the
+// exit to the VMM, KVM_RUN returned), with the tracepoint formats of the
+// recorded minivmm: events per second read into spans.
+func BenchmarkReadProbes(b *testing.B) {
+	rec := exampleRecording(b, "minivmm.trace.gz")
+	line, _, _ := bytes.Cut(rec, []byte("\n"))
+	h, err := tracefile.ParseHeader(line)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := func(kind tracefile.Kind, fields map[string]int64) []byte {
+		r := make([]byte, 64)
+		for _, f := range h.Formats[kind.String()] {
+			if v, ok := fields[f.Name]; ok && f.Offset+f.Size <= len(r) {
+				for i := range f.Size {
+					r[f.Offset+i] = byte(v >> (8 * i))
+				}
+			}
+		}
+		return r
+	}
+	const pid, vcpu = 100, 101
+	var file bytes.Buffer
+	w, _ := tracefile.NewWriter(&file, tracefile.Header{PID: pid, Formats: h.Formats})
+	w.Write(tracefile.Event{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid})
+	loop := []struct {
+		kind   tracefile.Kind
+		fields map[string]int64
+	}{
+		{tracefile.KindIoctlEnter, map[string]int64{"fd": 12, "cmd": 0xae80}},
+		{tracefile.KindPio, map[string]int64{"rw": 1, "port": 0x3f8, "size": 1, "count": 1}},
+		{tracefile.KindUserspaceExit, map[string]int64{"reason": 2}},
+		{tracefile.KindIoctlExit, map[string]int64{"ret": 0}},
+	}
+	const events = 1_000_000
+	for i := range events {
+		l := loop[i%len(loop)]
+		w.WriteProbe(&tracefile.Probe{Time: int64(2000 + 250*i), Kind: l.kind, TGID: pid, TID: vcpu, CPU: 1, Seq: uint32(i + 1), Raw: raw(l.kind, l.fields)})
+	}
+	w.Write(tracefile.Event{Time: int64(2000 + 250*events), Kind: "end", End: &tracefile.End{Reason: "test"}})
+	w.Flush()
+	b.SetBytes(int64(file.Len()))
+	b.ResetTimer()
+	for b.Loop() {
+		tr, err := Read(bytes.NewReader(file.Bytes()), ReadOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if tr.Skipped.Total > 0 {
+			b.Fatalf("skipped %s", tr.Skipped.String())
+		}
+	}
+	b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

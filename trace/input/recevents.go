@@ -60,7 +60,7 @@ type thread struct {
 	exit     string // why it returned
 	// access is the device address of the last port I/O or MMIO, named
 	// as the exit to the VMM it may cause: "io 0x3f8", "mmio 0xfeb00000".
-	access string
+	access deviceAccess
 	fault  *openFault // a page fault entered and not yet accounted
 	// region is the memory slot a KVM_SET_USER_MEMORY_REGION in progress
 	// sets: it takes effect if the ioctl succeeds.
@@ -78,8 +78,8 @@ type openFault struct {
 
 func newRecBuilder(t *trace.Trace, hdr *tracefile.Header, opt ReadOptions) *recBuilder {
 	return &recBuilder{
-		t: t, hdr: hdr, threads: map[uint32]*thread{}, byKind: map[tracefile.Kind]uint64{}, tscOffs: map[vcpuKey][]tscOffset{}, pages: map[int64]int{}, vcpuFDs: map[vcpuKey]int{}, creating: map[uint32]int{}, tscKHz: map[uint32]int64{}, vmStats: map[vcpuKey]map[string]int64{},
-		syms: opt.Symbols, origin: -1, faults: map[string]int{}, accesses: map[string]int{}, emulated: map[uint64]int{},
+		t: t, hdr: hdr, threads: map[uint32]*thread{}, byKind: make([]uint64, len(tracefile.Kinds)+1), tscOffs: map[vcpuKey][]tscOffset{}, pages: map[int64]int{}, vcpuFDs: map[vcpuKey]int{}, creating: map[uint32]int{}, tscKHz: map[uint32]int64{}, vmStats: map[vcpuKey]map[string]int64{},
+		syms: opt.Symbols, origin: -1, faults: map[string]int{}, accesses: map[deviceAccess]int{}, accessNames: map[deviceAccess]string{}, emulated: map[uint64]int{},
 	}
 }
 
@@ -87,7 +87,7 @@ type recBuilder struct {
 	t *trace.Trace
 	// held are events waiting for their turn (see add); newest is the
 	// latest time seen, done the time of the last event built.
-	held      eventHeap
+	held      heldEvents
 	newest    int64
 	done      int64
 	events    int
@@ -111,12 +111,13 @@ type recBuilder struct {
 	kvmFaults int
 	// accesses counts port I/O and MMIO by device address; emulated
 	// counts instructions KVM emulated by guest RIP.
-	accesses map[string]int
-	emulated map[uint64]int
+	accesses    map[deviceAccess]int
+	accessNames map[deviceAccess]string // names made once per address
+	emulated    map[uint64]int
 	// emulatedInEnd is how many of them the end line counted.
 	emulatedInEnd uint64
 	// byKind counts the probe events in the file, to compare with what fired.
-	byKind map[tracefile.Kind]uint64
+	byKind []uint64 // by tracefile.Kind
 	// losses locates lost events from their numbers.
 	losses losses
 	syms   *symbolize.Table
@@ -205,8 +206,38 @@ const reorderWindow = int64(10e6)
 // been seen.
 const maxHeld = 1 << 20
 
-// eventHeap orders events by time, then by their place in the file.
-type eventHeap []heldEvent
+// deviceAccess is a port (I/O) or page (MMIO) a vCPU thread accessed.
+type deviceAccess struct {
+	mmio, valid bool
+	addr        int64
+}
+
+// name is how an exit for the access is named: "io 0x3f8".
+func (a deviceAccess) name() string {
+	if a.mmio {
+		return fmt.Sprintf("mmio 0x%x", a.addr)
+	}
+	return fmt.Sprintf("io 0x%x", a.addr)
+}
+
+// count says n accesses in a note.
+func (a deviceAccess) count(n int) string {
+	if a.mmio {
+		return fmt.Sprintf("%d MMIO accesses on page 0x%x", n, a.addr)
+	}
+	return fmt.Sprintf("%d port I/O exits on 0x%x", n, a.addr)
+}
+
+// heldEvents orders events by time, then by their place in the file.
+// They come nearly in order (the recorder writes them as the ring buffer
+// hands them over), so most are appended to a sorted queue and only the
+// few that are late go to a heap: no event is moved more than a heap's
+// depth, whatever the input's order.
+type heldEvents struct {
+	queue []heldEvent // sorted, from head on
+	head  int
+	late  eventHeap
+}
 
 type heldEvent struct {
 	tracefile.Event
@@ -214,15 +245,52 @@ type heldEvent struct {
 	line int // in the file, for skip reports
 }
 
-func (h eventHeap) Len() int { return len(h) }
-
-func (h eventHeap) Less(i, j int) bool {
-	return h[i].Time < h[j].Time || h[i].Time == h[j].Time && h[i].seq < h[j].seq
+func (a *heldEvent) before(b *heldEvent) bool {
+	return a.Time < b.Time || a.Time == b.Time && a.seq < b.seq
 }
 
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *heldEvents) Len() int { return len(h.queue) - h.head + len(h.late) }
 
-func (h *eventHeap) Push(x any) { *h = append(*h, x.(heldEvent)) }
+func (h *heldEvents) push(e heldEvent) {
+	if n := len(h.queue); n == h.head || !e.before(&h.queue[n-1]) {
+		h.queue = append(h.queue, e)
+		return
+	}
+	heap.Push(&h.late, e)
+}
+
+// first is the earliest event; Len must not be 0.
+func (h *heldEvents) first() *heldEvent {
+	if len(h.late) > 0 && (h.head == len(h.queue) || h.late[0].before(&h.queue[h.head])) {
+		return &h.late[0]
+	}
+	return &h.queue[h.head]
+}
+
+// pop removes the earliest event; Len must not be 0.
+func (h *heldEvents) pop() heldEvent {
+	if len(h.late) > 0 && (h.head == len(h.queue) || h.late[0].before(&h.queue[h.head])) {
+		return heap.Pop(&h.late).(heldEvent)
+	}
+	e := h.queue[h.head]
+	h.queue[h.head] = heldEvent{} // its memory can go
+	h.head++
+	if h.head == len(h.queue) {
+		h.queue, h.head = h.queue[:0], 0
+	} else if h.head >= 1024 && h.head >= len(h.queue)/2 {
+		n := copy(h.queue, h.queue[h.head:])
+		h.queue, h.head = h.queue[:n], 0
+	}
+	return e
+}
+
+// eventHeap orders late events by time, then by their place in the file.
+type eventHeap []heldEvent
+
+func (h eventHeap) Len() int           { return len(h) }
+func (h eventHeap) Less(i, j int) bool { return h[i].before(&h[j]) }
+func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)        { *h = append(*h, x.(heldEvent)) }
 
 func (h *eventHeap) Pop() any {
 	old := *h
@@ -234,11 +302,13 @@ func (h *eventHeap) Pop() any {
 // add takes the next probe event of the file. Events are built into spans
 // in time order as soon as no earlier one can still come, so only a
 // window of them is held, not the recording.
-func (rb *recBuilder) add(e tracefile.Event, line int) {
+func (rb *recBuilder) add(e *tracefile.Event, line int) {
 	rb.events++
-	rb.byKind[tracefile.KindOf(e.Kind)]++
+	if int(e.Type) < len(rb.byKind) {
+		rb.byKind[e.Type]++
+	}
 	rb.losses.add(e)
-	if rb.origin < 0 && tracefile.KindOf(e.Kind) == tracefile.KindExec && int(e.TGID) == rb.hdr.PID {
+	if rb.origin < 0 && e.Type == tracefile.KindExec && int(e.TGID) == rb.hdr.PID {
 		rb.origin = e.Time
 	}
 	if e.Time < rb.done {
@@ -246,21 +316,22 @@ func (rb *recBuilder) add(e tracefile.Event, line int) {
 		return
 	}
 	rb.newest = max(rb.newest, e.Time)
-	heap.Push(&rb.held, heldEvent{e, rb.events, line})
+	rb.held.push(heldEvent{*e, rb.events, line})
 	// Attached to a running VMM, time 0 is the first event; else the
 	// VMM's exec, which comes first unless the file lacks it.
-	if rb.origin < 0 && (rb.held.Len() > maxHeld || rb.hdr.Attach && rb.held[0].Time < rb.newest-reorderWindow) {
+	if rb.origin < 0 && (rb.held.Len() > maxHeld || rb.hdr.Attach && rb.held.first().Time < rb.newest-reorderWindow) {
 		rb.noOrigin()
 	}
-	for rb.origin >= 0 && rb.held.Len() > 0 && rb.held[0].Time < rb.newest-reorderWindow {
-		rb.event(heap.Pop(&rb.held).(heldEvent))
+	for rb.origin >= 0 && rb.held.Len() > 0 && rb.held.first().Time < rb.newest-reorderWindow {
+		h := rb.held.pop()
+		rb.event(&h)
 	}
 }
 
 // noOrigin makes the first event time 0, for want of the VMM's exec.
 func (rb *recBuilder) noOrigin() {
 	if rb.held.Len() > 0 {
-		rb.origin = rb.held[0].Time
+		rb.origin = rb.held.first().Time
 		rb.t.Notes = append(rb.t.Notes, "no exec of the VMM in the recording (attached to a running VMM?): time 0 is the first event")
 	}
 }
@@ -280,15 +351,15 @@ func (rb *recBuilder) untimed(th *thread) {
 }
 
 // event builds one probe event into the VMM's thread tracks.
-func (rb *recBuilder) event(h heldEvent) {
-	e := h.Event
+func (rb *recBuilder) event(h *heldEvent) {
+	e := &h.Event
 	rb.done = e.Time
 	if e.Time < rb.origin {
 		return // the gate's shell before it became the VMM
 	}
 	rb.last = max(rb.last, e.Time)
-	f := e.Fields
-	kind := tracefile.KindOf(e.Kind)
+	f := e.Value
+	kind := e.Type
 	// Every event but the switch-in side of sched_switch runs in the
 	// context of the thread it names.
 	defer func() {
@@ -304,16 +375,16 @@ func (rb *recBuilder) event(h heldEvent) {
 			// lost its exit event. It ends here, so that it does not
 			// swallow every later one.
 			rb.closeLost(th, e.Time, trace.KindIoctl, h.line)
-			name := ioctlName(f["cmd"])
+			name := ioctlName(f("cmd"))
 			if name == "KVM_CREATE_VCPU" {
-				rb.creating[e.TID] = int(f["arg"])
+				rb.creating[e.TID] = int(f("arg"))
 			}
 			if name == "KVM_SET_TSC_KHZ" {
-				rb.tscKHz[e.TGID] = f["arg"]
+				rb.tscKHz[e.TGID] = f("arg")
 			}
 			if name == "KVM_RUN" {
 				th.vcpu = true
-				if id, ok := rb.vcpuFDs[vcpuKey{e.TGID, f["fd"]}]; ok {
+				if id, ok := rb.vcpuFDs[vcpuKey{e.TGID, f("fd")}]; ok {
 					th.vcpuID = id
 				}
 				if th.runEnd > 0 && th.exit != "" {
@@ -328,7 +399,7 @@ func (rb *recBuilder) event(h heldEvent) {
 					rb.regionUnread++
 				} else {
 					th.region = &memslot{
-						tgid: e.TGID, vmfd: f["fd"],
+						tgid: e.TGID, vmfd: f("fd"),
 						slot: binary.LittleEndian.Uint32(e.Mem[0:]), gpa: binary.LittleEndian.Uint64(e.Mem[8:]),
 						size: binary.LittleEndian.Uint64(e.Mem[16:]), uaddr: binary.LittleEndian.Uint64(e.Mem[24:]),
 					}
@@ -352,42 +423,47 @@ func (rb *recBuilder) event(h heldEvent) {
 				th.runEnd = e.Time
 			}
 			if id, ok := rb.creating[e.TID]; ok && th.stack[j].Name == "KVM_CREATE_VCPU" {
-				if f["ret"] >= 0 {
-					rb.vcpuFDs[vcpuKey{e.TGID, f["ret"]}] = id
+				if f("ret") >= 0 {
+					rb.vcpuFDs[vcpuKey{e.TGID, f("ret")}] = id
 				}
 				delete(rb.creating, e.TID)
 			}
-			if th.region != nil && strings.HasPrefix(th.stack[j].Name, "KVM_SET_USER_MEMORY_REGION") && f["ret"] == 0 {
+			if th.region != nil && strings.HasPrefix(th.stack[j].Name, "KVM_SET_USER_MEMORY_REGION") && f("ret") == 0 {
 				rb.setSlot(*th.region, e.Time)
 			}
 			th.region = nil
 			th.stack = th.stack[:j]
 		case tracefile.KindPio:
 			th := rb.thread(e.TID, e.Time)
-			th.access = fmt.Sprintf("io 0x%x", f["port"])
-			rb.accesses[fmt.Sprintf("port I/O exits on 0x%x", f["port"])]++
+			th.access = deviceAccess{valid: true, addr: f("port")}
+			rb.accesses[th.access]++
 		case tracefile.KindMmio:
 			// Grouped by page: a device's registers share one.
 			th := rb.thread(e.TID, e.Time)
-			th.access = fmt.Sprintf("mmio 0x%x", f["gpa"]&^0xfff)
-			rb.accesses[fmt.Sprintf("MMIO accesses on page 0x%x", f["gpa"]&^0xfff)]++
+			th.access = deviceAccess{mmio: true, valid: true, addr: f("gpa") &^ 0xfff}
+			rb.accesses[th.access]++
 		case tracefile.KindEmulateInsn:
 			rb.thread(e.TID, e.Time)
-			rb.emulated[uint64(f["rip"])]++
+			rb.emulated[uint64(f("rip"))]++
 		case tracefile.KindUserspaceExit:
 			th := rb.thread(e.TID, e.Time)
-			th.exit = exitReason(f["reason"])
-			if strings.HasPrefix(th.access, th.exit+" ") {
-				th.exit = th.access
+			th.exit = exitReason(f("reason"))
+			if a := th.access; a.valid && (th.exit == "io") == !a.mmio && (th.exit == "mmio") == a.mmio {
+				name, ok := rb.accessNames[a]
+				if !ok {
+					name = a.name()
+					rb.accessNames[a] = name
+				}
+				th.exit = name
 			}
-			th.access = ""
+			th.access = deviceAccess{}
 		case tracefile.KindKVMExit:
 			th := rb.thread(e.TID, e.Time)
 			// An exit still open lost its kvm_entry.
 			if top := th.top(); top.Kind == trace.KindHost && top.End == 0 && len(th.stack) > 0 {
 				rb.closeLost(th, e.Time, trace.KindHost, h.line)
 			}
-			th.push(&trace.Span{Name: "[host] exit " + vmExitName(f["isa"], f["exit_reason"]), Kind: trace.KindHost, Start: e.Time})
+			th.push(&trace.Span{Name: "[host] exit " + vmExitName(f("isa"), f("exit_reason")), Kind: trace.KindHost, Start: e.Time})
 		case tracefile.KindKVMEntry:
 			th := rb.thread(e.TID, e.Time)
 			if top := th.top(); top.Kind == trace.KindHost && top.End == 0 {
@@ -408,7 +484,7 @@ func (rb *recBuilder) event(h heldEvent) {
 			// Pages the host allocated while this thread ran: a fault, KVM
 			// faulting guest memory in, a prefault. Counted on what the
 			// thread was doing (the fault in progress, if any), by page size.
-			what := "host pages allocated (" + pageSize(f["order"]) + ")"
+			what := "host pages allocated (" + pageSize(f("order")) + ")"
 			th := rb.thread(e.TID, e.Time)
 			if th.fault != nil {
 				if th.fault.pages == nil {
@@ -422,34 +498,34 @@ func (rb *recBuilder) event(h heldEvent) {
 				}
 				top.Counts[what]++
 			}
-			rb.pages[f["order"]]++
+			rb.pages[f("order")]++
 		case tracefile.KindWriteTSCOffset:
-			k := vcpuKey{e.TGID, f["vcpu_id"]}
-			rb.tscOffs[k] = append(rb.tscOffs[k], tscOffset{at: e.Time, off: f["next_tsc_offset"]})
+			k := vcpuKey{e.TGID, f("vcpu_id")}
+			rb.tscOffs[k] = append(rb.tscOffs[k], tscOffset{at: e.Time, off: f("next_tsc_offset")})
 		case tracefile.KindPageFaultUser, tracefile.KindPageFaultKernel:
 			th := rb.thread(e.TID, e.Time)
 			rb.untimed(th)
-			th.fault = &openFault{start: e.Time, addr: f["address"], parent: th.top()}
+			th.fault = &openFault{start: e.Time, addr: f("address"), parent: th.top()}
 		case tracefile.KindMinorFaultDone, tracefile.KindMajorFaultDone:
 			th := rb.thread(e.TID, e.Time)
-			if th.fault == nil || th.fault.addr != f["address"] {
+			if th.fault == nil || th.fault.addr != f("address") {
 				rb.untimed(th)
 				rb.t.Skipped.Add(skipFaultEnd, h.line)
 				return
 			}
 			s := &trace.Span{Kind: trace.KindHost, Start: th.fault.start, End: e.Time, Counts: th.fault.pages}
 			wrap(th.fault.parent, s)
-			rb.faultList = append(rb.faultList, faultClass{at: th.fault.start, tgid: e.TGID, addr: uint64(f["address"]), span: s, timed: true, major: kind == tracefile.KindMajorFaultDone})
+			rb.faultList = append(rb.faultList, faultClass{at: th.fault.start, tgid: e.TGID, addr: uint64(f("address")), span: s, timed: true, major: kind == tracefile.KindMajorFaultDone})
 			th.fault = nil
 		case tracefile.KindSchedSwitch:
-			if prev := uint32(f["prev_pid"]); rb.followed(e, prev) {
+			if prev := uint32(f("prev_pid")); rb.followed(e, prev) {
 				th := rb.thread(prev, e.Time)
-				th.offSince, th.offState = e.Time, f["prev_state"]
+				th.offSince, th.offState = e.Time, f("prev_state")
 				if e.Comm != "" {
 					th.comm = trace.CleanName(e.Comm)
 				}
 			}
-			if next := uint32(f["next_pid"]); rb.threads[next] != nil && rb.threads[next].offSince >= 0 {
+			if next := uint32(f("next_pid")); rb.threads[next] != nil && rb.threads[next].offSince >= 0 {
 				th := rb.threads[next]
 				name := "[off-cpu] sleeping"
 				// Preemption reports TASK_REPORT_MAX (0x100), not 0:
@@ -464,7 +540,7 @@ func (rb *recBuilder) event(h heldEvent) {
 			}
 		case tracefile.KindFork:
 			rb.thread(e.TID, e.Time)
-			rb.thread(uint32(f["child_pid"]), e.Time)
+			rb.thread(uint32(f("child_pid")), e.Time)
 		case tracefile.KindExit:
 			rb.thread(e.TID, e.Time).exited = e.Time
 		default:
@@ -480,7 +556,8 @@ func (rb *recBuilder) finish() {
 		rb.noOrigin()
 	}
 	for rb.held.Len() > 0 {
-		rb.event(heap.Pop(&rb.held).(heldEvent))
+		h := rb.held.pop()
+		rb.event(&h)
 	}
 	unfinished := 0
 	for _, tid := range rb.order {
@@ -567,7 +644,7 @@ func (rb *recBuilder) closeLost(th *thread, at int64, kind trace.Kind, line int)
 
 // followed reports whether a switched-out task is a VMM thread: the event
 // runs in its context, so its tgid is the event's.
-func (rb *recBuilder) followed(e tracefile.Event, tid uint32) bool {
+func (rb *recBuilder) followed(e *tracefile.Event, tid uint32) bool {
 	return rb.threads[tid] != nil || int(e.TGID) == rb.hdr.PID
 }
 

@@ -23,7 +23,7 @@ type lossGap struct {
 // nested inside another on the same CPU reserves its place later) fill
 // the gap they left.
 type losses struct {
-	last map[uint16]eventAt
+	last []eventAt // by CPU; seq 0: none yet
 	gaps []lossGap
 }
 
@@ -32,16 +32,16 @@ type eventAt struct {
 	time int64
 }
 
-func (l *losses) add(e tracefile.Event) {
+func (l *losses) add(e *tracefile.Event) {
 	if e.Seq == 0 {
 		return // a recording from before events were numbered
 	}
-	if l.last == nil {
-		l.last = map[uint16]eventAt{}
+	if int(e.CPU) >= len(l.last) {
+		l.last = append(l.last, make([]eventAt, int(e.CPU)+1-len(l.last))...)
 	}
-	prev, ok := l.last[e.CPU]
+	prev := l.last[e.CPU]
 	switch {
-	case !ok:
+	case prev.seq == 0:
 		if e.Seq > 1 {
 			l.gaps = append(l.gaps, lossGap{cpu: e.CPU, lost: e.Seq - 1, after: e.Time, upto: e.Time})
 		}

@@ -2,7 +2,6 @@ package input
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -51,6 +50,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 	addMemLine := consoleLines(&memLines, &memSkips, func(b []byte) { memory.add(b, memLines.Line(), &memSkips) })
 	var end *tracefile.End
 	var hdrErr error
+	var dec *tracefile.Decoder
 	err := lr.each(&t.Skipped, func(b []byte) {
 		if len(bytes.TrimSpace(b)) == 0 || hdrErr != nil {
 			return
@@ -63,11 +63,13 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 			var err error
 			if hdr, err = tracefile.ParseHeader(b); err != nil {
 				hdrErr = fmt.Errorf("%w: line %d: %v", ErrNoData, lr.line, err)
+			} else {
+				dec = tracefile.NewDecoder(hdr)
 			}
 			return
 		}
 		var e tracefile.Event
-		if hdr == nil || json.Unmarshal(b, &e) != nil || e.Kind == "" {
+		if dec == nil || dec.Event(b, &e) != nil {
 			t.Skipped.Add(skipBadEvent, lr.line)
 			return
 		}
@@ -89,7 +91,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 			if rb == nil {
 				rb = newRecBuilder(t, hdr, opt)
 			}
-			rb.add(e, lr.line)
+			rb.add(&e, lr.line)
 		}
 	})
 	if err != nil {
@@ -210,8 +212,8 @@ func (rb *recBuilder) notes(end *tracefile.End) {
 	for order, n := range rb.pages {
 		counts = append(counts, fmt.Sprintf("%d pages of %s allocated by the host for the VMM's threads (kmem:mm_page_alloc; pprof sample types host_pages_allocated_...)", n, pageSize(order)))
 	}
-	for what, n := range rb.accesses {
-		counts = append(counts, fmt.Sprintf("%d %s", n, what))
+	for a, n := range rb.accesses {
+		counts = append(counts, a.count(n))
 	}
 	sort.Strings(counts)
 	t.Notes = append(t.Notes, counts...)

@@ -12,8 +12,10 @@ import (
 // Magic starts the first line of every trace file.
 const Magic = `{"boottrace":"recording"`
 
-// Version is the trace file format's version.
-const Version = 1
+// Version is the trace file format's version. Version 2 writes probe
+// events as Probe lines (the tracepoint's raw record); version 1 files,
+// whose probe events are JSON lines with decoded fields, are still read.
+const Version = 2
 
 // ClockPair is a host TSC reading and a CLOCK_MONOTONIC reading taken
 // together, to convert between the two.
@@ -35,8 +37,11 @@ type Header struct {
 	Attached []string          `json:"attached"`
 	Missing  map[string]string `json:"missing,omitempty"`
 	// Formats are the tracepoints' field layouts on the recording host,
-	// kept so that a reader of the file knows how each event was decoded.
-	Formats map[string]any `json:"formats,omitempty"`
+	// by kind name: how a Probe line's raw record is decoded.
+	Formats map[string]Format `json:"formats,omitempty"`
+	// Kinds names the kind numbers of Probe lines (Kinds[n-1] is kind n),
+	// so that a file stays readable when the kinds are renumbered.
+	Kinds []string `json:"kinds,omitempty"`
 	// Vmlinux and SystemMap are the guest's symbols as given to record
 	// (absolute paths): the other commands use them unless given others.
 	Vmlinux   string `json:"vmlinux,omitempty"`
@@ -52,8 +57,8 @@ func ParseHeader(line []byte) (*Header, error) {
 	if h.Magic != "recording" {
 		return nil, fmt.Errorf("trace file header: not a boottrace recording")
 	}
-	if h.Version != Version {
-		return nil, fmt.Errorf("trace file version %d; this boottrace reads version %d", h.Version, Version)
+	if h.Version < 1 || h.Version > Version {
+		return nil, fmt.Errorf("trace file version %d; this boottrace reads versions 1 to %d", h.Version, Version)
 	}
 	return &h, nil
 }
@@ -93,6 +98,23 @@ type Event struct {
 	Data string `json:"data,omitempty"`
 	// End is set on the last line (Kind "end").
 	End *End `json:"end,omitempty"`
+	// Raw and Format are a Probe line's record and its kind's layout;
+	// Fields is nil then.
+	Raw    []byte `json:"-"`
+	Format Format `json:"-"`
+	// Type is Kind as this reader numbers probe events (0 for other
+	// lines), set by Decoder.
+	Type Kind `json:"-"`
+}
+
+// Value is the integer field name, from Fields or decoded from Raw; 0
+// when the event has no such field.
+func (e *Event) Value(name string) int64 {
+	if e.Fields != nil {
+		return e.Fields[name]
+	}
+	v, _ := e.Format.Value(e.Raw, name)
+	return v
 }
 
 // Kinds of lines that are not probe events.
@@ -133,12 +155,17 @@ type Writer struct {
 	mu  sync.Mutex
 	w   *bufio.Writer
 	err error
+	buf []byte // a Probe line being encoded
 }
 
 // NewWriter writes the header line and returns the writer.
 func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	h.Magic, h.Version = "recording", Version
-	rw := &Writer{w: bufio.NewWriterSize(w, 64<<10)}
+	h.Kinds = nil
+	for _, k := range Kinds {
+		h.Kinds = append(h.Kinds, k.Kind.String())
+	}
+	rw := &Writer{w: bufio.NewWriterSize(w, 256<<10)}
 	rw.line(h)
 	return rw, rw.Flush()
 }

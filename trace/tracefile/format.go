@@ -1,8 +1,9 @@
-package ebpf
+package tracefile
 
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strconv"
@@ -85,33 +86,48 @@ func (f Format) Field(name string) (Field, bool) {
 func (f Format) Decode(raw []byte) map[string]int64 {
 	out := map[string]int64{}
 	for _, fl := range f {
-		if strings.HasPrefix(fl.Name, "common_") || fl.Offset+fl.Size > len(raw) {
-			continue
+		if v, ok := fl.value(raw); ok && !strings.HasPrefix(fl.Name, "common_") {
+			out[fl.Name] = v
 		}
-		b := raw[fl.Offset : fl.Offset+fl.Size]
-		var u uint64
-		switch fl.Size {
-		case 1:
-			u = uint64(b[0])
-		case 2:
-			u = uint64(b[0]) | uint64(b[1])<<8
-		case 4:
-			u = uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24
-		case 8:
-			for i := 7; i >= 0; i-- {
-				u = u<<8 | uint64(b[i])
-			}
-		default:
-			continue // arrays (comm, insn)
-		}
-		v := int64(u)
-		if fl.Signed {
-			shift := 64 - 8*fl.Size
-			v = int64(u<<shift) >> shift
-		}
-		out[fl.Name] = v
 	}
 	return out
+}
+
+// Value reads one integer field of a raw record: false if the record has
+// no such field, or it lies beyond the bytes captured, or is an array.
+func (f Format) Value(raw []byte, name string) (int64, bool) {
+	for _, fl := range f {
+		if fl.Name == name {
+			return fl.value(raw)
+		}
+	}
+	return 0, false
+}
+
+func (fl Field) value(raw []byte) (int64, bool) {
+	if fl.Offset < 0 || fl.Offset+fl.Size > len(raw) {
+		return 0, false
+	}
+	b := raw[fl.Offset : fl.Offset+fl.Size]
+	var u uint64
+	switch fl.Size {
+	case 1:
+		u = uint64(b[0])
+	case 2:
+		u = uint64(binary.LittleEndian.Uint16(b))
+	case 4:
+		u = uint64(binary.LittleEndian.Uint32(b))
+	case 8:
+		u = binary.LittleEndian.Uint64(b)
+	default:
+		return 0, false // arrays (comm, insn)
+	}
+	v := int64(u)
+	if fl.Signed {
+		shift := 64 - 8*fl.Size
+		v = int64(u<<shift) >> shift
+	}
+	return v, true
 }
 
 // String reads a char array field (a task's comm) as text, up to its NUL.
