@@ -73,6 +73,21 @@ var growthShapes = []struct {
 			return tracefile.Event{Time: int64(2000 + i%1000), Kind: "exceptions:page_fault_user", Fields: map[string]int64{"address": int64(i) << 12}}
 		}, n)
 	}},
+	{"probe events in one reorder window", func(n int) []byte {
+		var b bytes.Buffer
+		const pid = 7
+		fault := tracefile.Format{{Name: "address", Offset: 8, Size: 8}}
+		w, _ := tracefile.NewWriter(&b, tracefile.Header{PID: pid, Formats: map[string]tracefile.Format{tracefile.KindPageFaultUser.String(): fault}})
+		w.Write(tracefile.Event{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid})
+		raw := make([]byte, 64)
+		for i := range n {
+			raw[9], raw[10] = byte(i), byte(i>>8)
+			w.WriteProbe(&tracefile.Probe{Time: int64(2000 + i%1000), Kind: tracefile.KindPageFaultUser, TGID: pid, TID: pid, Seq: uint32(i + 1), Raw: raw})
+		}
+		w.Write(tracefile.Event{Time: 5000, Kind: "end", End: &tracefile.End{Reason: "test"}})
+		w.Flush()
+		return b.Bytes()
+	}},
 	{"VM exits without their entry", func(n int) []byte {
 		return recording("kvm:kvm_exit", func(i int) tracefile.Event {
 			if i == 0 {
