@@ -3,9 +3,11 @@ package flame
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/boottrace/boottrace/trace"
 	"github.com/boottrace/boottrace/trace/input"
 )
 
@@ -132,11 +135,13 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	var text string
 	var frames int
+	var spans []int
 	start := time.Now()
 	err := chromedp.Run(b.ctx, chromedp.Navigate("file://"+file), chromedp.WaitReady("body"),
 		chromedp.Sleep(500*time.Millisecond),
 		chromedp.Evaluate(`document.body.innerText`, &text),
-		chromedp.Evaluate(`document.querySelectorAll("iframe").length`, &frames))
+		chromedp.Evaluate(`document.querySelectorAll("iframe").length`, &frames),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll(".timeline")).map(t => t.timeline.spans)`, &spans))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +150,11 @@ func TestReportInBrowser(t *testing.T) {
 	if !strings.Contains(text, hostile) || !strings.Contains(text, "Boot: ") {
 		t.Errorf("the page does not show the budget and the hostile name as text:\n%.1500s", text)
 	}
-	if frames != 4 {
-		t.Errorf("%d pictures, want a flamegraph and a flamechart for each of 2 boots", frames)
+	if frames != 2 {
+		t.Errorf("%d flamegraphs, want one for each of 2 boots", frames)
+	}
+	if want := []int{spanCount(rec), spanCount(hostileTrace(t).Trace)}; !slices.Equal(spans, want) {
+		t.Errorf("the flamecharts hold %v spans, want every span of each boot: %v", spans, want)
 	}
 }
 
@@ -180,5 +188,71 @@ func TestFlamechartInBrowser(t *testing.T) {
 	}
 	if !strings.HasPrefix(matched, "Matched ") || strings.HasPrefix(matched, "Matched 0 ") {
 		t.Errorf("a search in another case found nothing: %q", matched)
+	}
+}
+
+// spanCount is how many spans the trace has, its tracks' roots included.
+func spanCount(tr *trace.Trace) int {
+	n := 0
+	for _, track := range tr.Tracks {
+		track.Walk(func([]*trace.Span) bool { n++; return true })
+	}
+	return n
+}
+
+// TestReportLargeInBrowser opens the report of a boot log of 100,000
+// lines (as many spans, each narrower than a pixel at full view) in
+// headless Chromium: the flamechart holds every span, draws only those
+// wide enough to see (and it is the number drawn, not the number held,
+// that grows with a zoom), and a zoom to one millisecond draws the spans
+// that were too narrow before, with the time axis rescaled.
+func TestReportLargeInBrowser(t *testing.T) {
+	b := newBrowser(t)
+	var log bytes.Buffer
+	for i := range 100_000 {
+		us := 1000 + 37*i
+		fmt.Fprintf(&log, "[%5d.%06d] driver%d: message %d\n", us/1e6, us%1e6, i%300, i)
+	}
+	tr, err := input.Read(&log, input.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var html bytes.Buffer
+	if err := WriteReport(&html, "large", []ReportInput{{Name: "100,000 lines", Trace: tr}}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "large.html")
+	if err := os.WriteFile(file, html.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var spans, full, zoomed int
+	var before, after string
+	var ms float64
+	start := time.Now()
+	err = chromedp.Run(b.ctx, chromedp.Navigate("file://"+file), chromedp.WaitReady(".timeline"),
+		chromedp.Evaluate(`document.querySelector(".timeline").timeline.spans`, &spans),
+		chromedp.Evaluate(`document.querySelector(".timeline").timeline.drawn()`, &full),
+		chromedp.Evaluate(`document.querySelector(".tl-range").textContent`, &before),
+		chromedp.Evaluate(`(() => { const t0 = performance.now(); document.querySelector(".timeline").timeline.zoom(2e9, 2.001e9); return performance.now() - t0 })()`, &ms),
+		chromedp.Evaluate(`document.querySelector(".timeline").timeline.drawn()`, &zoomed),
+		chromedp.Evaluate(`document.querySelector(".tl-range").textContent`, &after))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d bytes; loaded and drawn in %s; %d spans, %d drawn at full view, %d after a zoom to 1 ms, which took %.1f ms", html.Len(), time.Since(start), spans, full, zoomed, ms)
+	b.check(t, file)
+	if spans != spanCount(tr) || spans < 100_000 {
+		t.Errorf("the flamechart holds %d spans, want all %d", spans, spanCount(tr))
+	}
+	// At full view a line's span is 0.01 px wide: only the tracks and
+	// phases are drawn. One millisecond holds 27 lines.
+	if full > 100 {
+		t.Errorf("%d spans drawn at full view, want only those wide enough to see", full)
+	}
+	if zoomed < full+20 {
+		t.Errorf("%d spans drawn after a zoom to 1 ms (%d before): the lines there were not drawn", zoomed, full)
+	}
+	if before == after || !strings.Contains(after, "2.000 s") {
+		t.Errorf("the time range did not follow the zoom: %q, then %q", before, after)
 	}
 }

@@ -13,6 +13,9 @@ import (
 //go:embed report.html
 var reportHTML string
 
+//go:embed timeline.js
+var timelineJS string
+
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"dur": trace.FormatDuration}).Parse(reportHTML))
 
 // ReportInput is one boot of a report.
@@ -23,7 +26,8 @@ type ReportInput struct {
 
 // WriteReport writes one self-contained HTML page (no network request, no
 // other file) with the boot's budget and critical chain, its flamegraph
-// and flamechart (interactive, each in a frame of its own), the top spans
+// (an SVG in a frame of its own) and flamechart (every span, drawn on a
+// canvas: zoom, search, tooltips), the top spans
 // as sortable tables, the longest gaps and the notes; with several
 // inputs, one section each and their diff against the first. Every name
 // comes from untrusted input: html/template makes it text, never markup.
@@ -31,9 +35,10 @@ func WriteReport(w io.Writer, title string, inputs []ReportInput) error {
 	type section struct {
 		Name         string
 		Summary      *analysis.Summary
-		Graph, Chart string
-		Diff         string
-		Budget       string
+		Graph    string
+		Timeline *timeline
+		Diff     string
+		Budget   string
 	}
 	var secs []section
 	for i, in := range inputs {
@@ -48,14 +53,11 @@ func WriteReport(w io.Writer, title string, inputs []ReportInput) error {
 		if in.Trace.Timed {
 			opt.Unit = "ns"
 		}
-		var g, c bytes.Buffer
+		var g bytes.Buffer
 		if err := WriteFlamegraph(&g, view, opt); err != nil {
 			return err
 		}
-		if err := WriteFlamechart(&c, in.Trace, opt); err != nil {
-			return err
-		}
-		sec.Graph, sec.Chart = g.String(), c.String()
+		sec.Graph, sec.Timeline = g.String(), newTimeline(in.Trace)
 		if i > 0 {
 			var d bytes.Buffer
 			if err := analysis.Compare(inputs[0].Trace, in.Trace, 25).WriteText(&d); err != nil {
@@ -66,7 +68,8 @@ func WriteReport(w io.Writer, title string, inputs []ReportInput) error {
 		secs = append(secs, sec)
 	}
 	return reportTmpl.Execute(w, struct {
-		Title    string
-		Sections []section
-	}{title, secs})
+		Title      string
+		Sections   []section
+		TimelineJS template.JS
+	}{title, secs, template.JS(timelineJS)})
 }

@@ -1,0 +1,66 @@
+package flame
+
+import (
+	"github.com/boottrace/boottrace/trace"
+)
+
+// timeline is every span of a trace for the report's canvas flamechart,
+// in columns (one entry per span, in walk order) so that a trace of
+// 100,000 spans is a few megabytes of JSON and the page draws only what
+// is wide enough to see at the current zoom.
+type timeline struct {
+	Unit   string   `json:"unit"`
+	Total  int64    `json:"total"`
+	Names  []string `json:"names"`  // distinct span names
+	Colors []string `json:"colors"` // per name: by the kind it first had
+	Kinds  []string `json:"kinds"`  // per span kind number
+	Tracks []string `json:"tracks"` // track names, by band
+	Bands  []int32  `json:"bands"`  // first row of each track
+	Start  []int64  `json:"start"`  // since the trace's start
+	Dur    []int64  `json:"dur"`
+	Row    []int32  `json:"row"`
+	Name   []int32  `json:"name"`
+	Kind   []int8   `json:"kind"`
+	Rows   int32    `json:"rows"`
+}
+
+// newTimeline lays a trace's tracks out as WriteFlamechart does: each
+// track a band of rows, spans at their depth.
+func newTimeline(t *trace.Trace) *timeline {
+	tl := &timeline{Total: t.End() - t.Start()}
+	if t.Timed {
+		tl.Unit = "ns"
+	}
+	for k := trace.KindTrack; k <= trace.KindSample; k++ {
+		tl.Kinds = append(tl.Kinds, k.String())
+	}
+	origin := t.Start()
+	index := map[string]int32{}
+	base := int32(0)
+	for _, tr := range t.Tracks {
+		tl.Tracks = append(tl.Tracks, tr.Name)
+		tl.Bands = append(tl.Bands, base)
+		deepest := int32(0)
+		tr.Walk(func(path []*trace.Span) bool {
+			s := path[len(path)-1]
+			n, ok := index[s.Name]
+			if !ok {
+				n = int32(len(tl.Names))
+				index[s.Name] = n
+				tl.Names = append(tl.Names, s.Name)
+				tl.Colors = append(tl.Colors, string(appendColor(nil, s.Kind, s.Name)))
+			}
+			d := int32(len(path) - 1)
+			deepest = max(deepest, d)
+			tl.Start = append(tl.Start, s.Start-origin)
+			tl.Dur = append(tl.Dur, max(s.Duration(), 0))
+			tl.Row = append(tl.Row, base+d)
+			tl.Name = append(tl.Name, n)
+			tl.Kind = append(tl.Kind, int8(s.Kind))
+			return true
+		})
+		base += deepest + 1
+	}
+	tl.Rows = base
+	return tl
+}
