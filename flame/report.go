@@ -33,8 +33,8 @@ type ReportInput struct {
 // comes from untrusted input: html/template makes it text, never markup.
 func WriteReport(w io.Writer, title string, inputs []ReportInput) error {
 	type section struct {
-		Name         string
-		Summary      *analysis.Summary
+		Name     string
+		Summary  *analysis.Summary
 		Graph    string
 		Timeline *timeline
 		Diff     string
