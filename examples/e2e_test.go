@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,7 +46,7 @@ func needSource(t *testing.T, version string) {
 // testKernel is the configuration of every test kernel but the KASAN one:
 // one kernel per version serves the one-vCPU and SMP boots, debugfs and
 // the recordings, so CI builds three kernels from an empty cache.
-var testKernel = []string{"microvm", "smp", "boottrace"}
+var testKernel = []string{"microvm", "smp", "boottrace", "selftest"}
 
 // buildKernel builds Linux version with the BOOT_TRACE patch and the
 // given config fragments, returning the build directory.
@@ -174,12 +176,50 @@ func TestBootTraceUP(t *testing.T) {
 	}
 }
 
+// selftestLine is what CONFIG_BOOT_TRACE_SELFTEST prints when the boot
+// has ended.
+var selftestLine = regexp.MustCompile(`boot_trace: self-test: 100000 records, (\d+) cycles per record \(fastest batch (\d+)\), tsc (\d+) kHz`)
+
+// checkSelftest finds the self-test's line on the console, printed to it
+// directly (whatever the log level), with a cost per record that is a
+// cost: more than nothing, the fastest batch no slower than the average.
+func checkSelftest(t *testing.T, console string) {
+	t.Helper()
+	m := selftestLine.FindStringSubmatch(console)
+	if m == nil {
+		t.Errorf("no self-test line on the console")
+		return
+	}
+	avg, _ := strconv.Atoi(m[1])
+	best, _ := strconv.Atoi(m[2])
+	khz, _ := strconv.Atoi(m[3])
+	t.Logf("record path: %d cycles per record, fastest batch %d, at %d kHz (%.0f ns)", avg, best, khz, float64(avg)/float64(khz)*1e6)
+	if best <= 0 || best > avg || khz <= 0 {
+		t.Errorf("self-test: %q", m[0])
+	}
+}
+
 func testBootTraceUP(t *testing.T, version string) {
 	build := buildKernel(t, version, testKernel...)
 	// A virtio NIC on QEMU's isolated user network, so ip= configures it
 	// (restrict=on: nothing leaves the VM).
 	env := []string{"MEM=128", "MACHINE=microvm,acpi=off", "QEMU_EXTRA=-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0"}
-	tr, _ := boot(t, build, env, "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off")
+	tr, console := boot(t, build, env, "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off")
+	checkSelftest(t, console)
+	// Work kernel_init hands off and then waits for (a device node made by
+	// kdevtmpfs, say) names kernel_init as the end of the chain of wakers.
+	handedOff := 0
+	for _, track := range tr.Tracks {
+		track.Walk(func(path []*trace.Span) bool {
+			if s := path[len(path)-1]; s.Kind == trace.KindOffCPU && strings.HasSuffix(s.Name, " <- kernel_init") {
+				handedOff++
+			}
+			return true
+		})
+	}
+	if handedOff == 0 {
+		t.Error("no wait of kernel_init ends a chain of wakers at kernel_init itself (work it handed off)")
+	}
 
 	main := tr.Tracks[0]
 	if main.Name != "kernel" || main.Start != 0 {
@@ -541,7 +581,7 @@ func TestBench(t *testing.T) {
 	}
 	kernel := filepath.Join(build, "arch/x86/boot/bzImage")
 	net := "QEMU_EXTRA='-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0'"
-	cmd := exec.Command(bin, "bench", "--runs", "4", "-o", filepath.Join(dir, "runs"), "--system-map", filepath.Join(build, "System.map"),
+	cmd := exec.Command(bin, "bench", "--runs", "5", "-o", filepath.Join(dir, "runs"), "--system-map", filepath.Join(build, "System.map"),
 		"--vs", net+" ./boot.sh "+kernel+" "+initramfs+" - ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off",
 		"--", "/bin/sh", "-c", net+" ./boot.sh "+kernel+" "+initramfs+" -")
 	// Both sides have the same network device: only ip= differs.
@@ -552,8 +592,8 @@ func TestBench(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, stderr.String())
 	}
-	if n := strings.Count(stderr.String(), "boottrace: run "); n != 8 {
-		t.Errorf("%d progress lines, want 8:\n%s", n, stderr.String())
+	if n := strings.Count(stderr.String(), "boottrace: run "); n != 10 {
+		t.Errorf("%d progress lines, want 10:\n%s", n, stderr.String())
 	}
 	// The first change of the table, and whether it is significant.
 	_, table, _ := strings.Cut(string(out), "PATH\n")

@@ -252,9 +252,21 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 	comms := map[int]string{}
 	type wake struct {
 		span  *trace.Span
+		at    int64
 		waker int // -1: an interrupt or a timer
 	}
 	var wakes []wake
+	// kernel_init's stretch on the CPU before each of its waits: from the
+	// end of its previous wait. What it woke then is what it handed off.
+	onSince := map[*trace.Span]int64{}
+	var lastOffEnd int64
+	// Other tasks' wake-ups while kernel_init was off the CPU, by task, in
+	// time order: they lead from its waker back to what set it going.
+	type wokenAt struct {
+		at    int64
+		waker int
+	}
+	othersWoken := map[int][]wokenAt{}
 	period := samplePeriod(recs, tsc0, hdr.TSCkHz)
 	frame := func(addr uint64) symbolize.Frame {
 		// Addresses as System.map gives them: without the KASLR offset.
@@ -277,6 +289,10 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 		}
 		at := cyclesToNs(r.tsc-tsc0, hdr.TSCkHz)
 		last = max(last, at)
+		if r.kind == 'I' && r.pid != 1 && (r.name == "woken" || r.name == "woken_irq") {
+			othersWoken[r.pid] = append(othersWoken[r.pid], wokenAt{at, wakerOf(r)})
+			continue
+		}
 		k := trackOf(r)
 		tr := tracks[k]
 		if tr == nil {
@@ -327,11 +343,7 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 			// The wait it ends is the innermost off-CPU span open.
 			for j := len(st) - 1; j >= 0; j-- {
 				if st[j].span.Kind == trace.KindOffCPU {
-					waker := -1
-					if r.name == "woken" && r.addr>>63 == 1 {
-						waker = int(r.addr &^ (1 << 63))
-					}
-					wakes = append(wakes, wake{st[j].span, waker})
+					wakes = append(wakes, wake{st[j].span, at, wakerOf(r)})
 					break
 				}
 			}
@@ -359,6 +371,9 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 				push(&trace.Span{Name: f.Func, Kind: trace.KindFrame, Start: at, File: f.File, Line: f.Line})
 			}
 			push(&trace.Span{Name: name, Kind: kind, Start: at})
+			if kind == trace.KindOffCPU && k.pid == 1 {
+				onSince[parent] = lastOffEnd
+			}
 		case 'S':
 			// A timer tick's sample stands for the time since this task's
 			// previous record or sample, within the open span's own time,
@@ -401,6 +416,9 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 				o.span.End, o.span.Unfinished = at, o.span.Kind != trace.KindFrame
 			}
 			st[j].span.End = at
+			if st[j].span.Kind == trace.KindOffCPU && k.pid == 1 {
+				lastOffEnd = at
+			}
 			st = st[:j]
 			// A wait's caller frame closes with the wait.
 			if r.kind == 'X' && len(st) > 0 && st[len(st)-1].span.Kind == trace.KindFrame && st[len(st)-1].rec.kind == 'W' {
@@ -410,15 +428,38 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 		}
 		stacks[k] = st
 	}
-	for _, w := range wakes {
-		switch name, ok := comms[w.waker]; {
-		case w.waker < 0:
-			w.span.Name += ", woken by an interrupt"
+	task := func(pid int) string {
+		switch name, ok := comms[pid]; {
+		case pid < 0:
+			return "an interrupt"
+		case pid == 1:
+			return "kernel_init"
 		case ok:
-			w.span.Name += ", woken by " + trace.CleanName(name)
-		default:
-			w.span.Name += fmt.Sprintf(", woken by pid %d", w.waker)
+			return trace.CleanName(name)
 		}
+		return fmt.Sprintf("pid %d", pid)
+	}
+	for _, ws := range othersWoken {
+		sort.SliceStable(ws, func(i, j int) bool { return ws[i].at < ws[j].at })
+	}
+	for _, w := range wakes {
+		// Back from the waker: who woke it during the wait, and who woke
+		// that one, until an interrupt, kernel_init itself (which woke it
+		// on its way to the wait: work it handed off), a task that was
+		// already running when the wait began, or maxWakeChain links.
+		names := []string{task(w.waker)}
+		seen := map[int]bool{1: true}
+		for pid, at := w.waker, w.at; pid > 0 && !seen[pid] && len(names) < maxWakeChain; {
+			seen[pid] = true
+			ws := othersWoken[pid]
+			i := sort.Search(len(ws), func(i int) bool { return ws[i].at > at }) - 1
+			if i < 0 || ws[i].at < w.span.Start && (ws[i].waker != 1 || ws[i].at < onSince[w.span]) {
+				break
+			}
+			pid, at = ws[i].waker, ws[i].at
+			names = append(names, task(pid))
+		}
+		w.span.Name += ", woken by " + strings.Join(names, " <- ")
 	}
 	unfinished := 0
 	for _, k := range order {
@@ -527,6 +568,17 @@ const defaultSamplePeriod = 4_000_000
 // samplePeriod measures the timer tick from the samples: the common short
 // interval between two samples on one CPU (ticks the kernel did not sample,
 // idle ones, make longer intervals).
+// maxWakeChain bounds how far back a wait's wakers are followed.
+const maxWakeChain = 6
+
+// wakerOf is the pid a "woken" record names, or -1 for "woken_irq".
+func wakerOf(r bootRecord) int {
+	if r.name == "woken" && r.addr>>63 == 1 {
+		return int(r.addr &^ (1 << 63))
+	}
+	return -1
+}
+
 func samplePeriod(recs []bootRecord, tsc0, khz uint64) int64 {
 	last := map[int]int64{}
 	var d []int64

@@ -421,22 +421,35 @@ func TestBootTraceKASLR(t *testing.T) {
 }
 
 // TestBootTraceWakeups names kernel_init's waits by who ended them (the
-// "woken" instants the scheduler records, with the waker's pid) and the
+// "woken" instants the scheduler records, with the waker's pid), following
+// the wakers back through the other tasks' wake-ups during the wait
+// (which make no track of their own), and the
 // tasks' tracks by their names ("comm=" instants, recorded as the boot
 // ends, which neither extend a track nor count as marks).
 func TestBootTraceWakeups(t *testing.T) {
 	recs := []string{
 		"0 I 0 0 3e8 0 x86_64_start_kernel",          // 1000
-		"1 W 0 1 7d0 0 sleep",                        // 2000
-		"2 S 0 13 834 ffffffff81000110 -",            // 2100: pid 13 runs
-		"3 I 0 1 898 800000000000000d woken",         // 2200: woken by pid 13
-		"4 X 0 1 8fc 0 sleep",                        // 2300
-		"5 W 0 1 960 0 sleep",                        // 2400
-		"6 I 0 1 9c4 0 woken_irq",                    // 2500: by a timer
-		"7 X 0 1 a28 0 sleep",                        // 2600
-		"8 I 0 1 a8c 0 run_init_process",             // 2700
-		"9 I 0 13 2710 0 comm=kworker/0:1",           // 10000
-		"10 I 0 14 2774 0 comm=never_seen_elsewhere", // 10100
+		"1 I 0 13 5dc 800000000000001e woken",        // 1500: pid 13 woken by 30, before the wait
+		"2 W 0 1 7d0 0 sleep",                        // 2000
+		"3 I 1 20 7e4 0 woken_irq",                   // 2020: pid 20 woken by a timer
+		"4 I 1 13 802 8000000000000014 woken",        // 2050: pid 13 woken by pid 20
+		"5 S 0 13 834 ffffffff81000110 -",            // 2100: pid 13 runs
+		"6 I 0 1 898 800000000000000d woken",         // 2200: woken by pid 13
+		"7 X 0 1 8fc 0 sleep",                        // 2300
+		"8 W 0 1 960 0 sleep",                        // 2400
+		"9 I 0 1 9c4 0 woken_irq",                    // 2500: by a timer
+		"10 X 0 1 a28 0 sleep",                       // 2600
+		"11 I 0 13 a2c 8000000000000001 woken",       // 2604: kernel_init hands pid 13 work
+		"12 W 0 1 a2e 0 sleep",                       // 2606
+		"13 I 0 1 a30 800000000000000d woken",        // 2608: by pid 13
+		"14 X 0 1 a32 0 sleep",                       // 2610
+		"15 W 0 1 a3c 0 sleep",                       // 2620
+		"16 I 0 1 a3e 800000000000000d woken",        // 2622: by pid 13, woken before the last wait
+		"17 X 0 1 a40 0 sleep",                       // 2624
+		"18 I 0 1 a8c 0 run_init_process",            // 2700
+		"19 I 0 13 2710 0 comm=kworker/0:1",          // 10000
+		"20 I 0 14 2774 0 comm=never_seen_elsewhere", // 10100
+		"21 I 0 20 27d8 0 comm=rcu_gp",               // 10200
 	}
 	tr, err := Read(strings.NewReader(strings.Join(flushLines(1, recs), "")), ReadOptions{})
 	if err != nil {
@@ -459,7 +472,13 @@ func TestBootTraceWakeups(t *testing.T) {
 		}
 		return true
 	})
-	want := []string{"[off-cpu] sleeping, woken by kworker/0:1", "[off-cpu] sleeping, woken by an interrupt"}
+	// The first wait's waker was itself woken during it, by a task a timer
+	// woke: the chain goes back to the interrupt. The third one's waker was
+	// woken by kernel_init on its way to the wait (work it handed off); the
+	// last one's waker was woken before kernel_init's previous wait ended,
+	// so the chain stops at it.
+	want := []string{"[off-cpu] sleeping, woken by kworker/0:1 <- rcu_gp <- an interrupt", "[off-cpu] sleeping, woken by an interrupt",
+		"[off-cpu] sleeping, woken by kworker/0:1 <- kernel_init", "[off-cpu] sleeping, woken by kworker/0:1"}
 	if diff := cmp.Diff(want, waits); diff != "" {
 		t.Errorf("waits (-want +got):\n%s", diff)
 	}
