@@ -32,8 +32,8 @@ func speedscopeDir(t *testing.T) string {
 
 // TestSpeedscopeLoads opens boottrace's exports of a real recording in
 // speedscope, a real consumer: the Trace Event JSON, the pprof profile and
-// the folded stacks. Each must load (speedscope names the profile and
-// draws it) with no error.
+// the folded stacks; and the Trace Event JSON of every example log. Each
+// must load (speedscope names the profile and draws it) with no error.
 func TestSpeedscopeLoads(t *testing.T) {
 	app := speedscopeDir(t)
 	b := newBrowser(t)
@@ -50,6 +50,15 @@ func TestSpeedscopeLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{"boot.json": chrome.Bytes(), "boot.pb.gz": pprof.Bytes(), "boot.folded": folded.Bytes()}
+	// The Trace Event JSON of every other example too.
+	examples, _ := filepath.Glob(filepath.Join("..", "examples", "*", "*.log"))
+	for _, ex := range examples {
+		var b bytes.Buffer
+		if err := WriteChrome(&b, readFile(t, ex)); err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Base(filepath.Dir(ex))+"-"+strings.TrimSuffix(filepath.Base(ex), ".log")+".json"] = b.Bytes()
+	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(profiles, name), data, 0o644); err != nil {
 			t.Fatal(err)
