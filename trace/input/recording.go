@@ -51,6 +51,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 	var end *tracefile.End
 	var hdrErr error
 	var dec *tracefile.Decoder
+	var e tracefile.Event
 	err := lr.each(&t.Skipped, func(b []byte) {
 		if len(bytes.TrimSpace(b)) == 0 || hdrErr != nil {
 			return
@@ -68,7 +69,7 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 			}
 			return
 		}
-		var e tracefile.Event
+		// One event for every line: what keeps it copies it.
 		if dec == nil || dec.Event(b, &e) != nil {
 			t.Skipped.Add(skipBadEvent, lr.line)
 			return

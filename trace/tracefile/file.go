@@ -69,12 +69,14 @@ func IsHeader(line []byte) bool {
 	if bytes.HasPrefix(line, []byte(Magic)) {
 		return true
 	}
+	trimmed := bytes.TrimSpace(line)
+	if len(trimmed) == 0 || trimmed[0] != '{' || !bytes.Contains(trimmed, []byte(`"boottrace"`)) {
+		return false // most lines: no decoding, no allocation
+	}
 	var probe struct {
 		Magic *string `json:"boottrace"`
 	}
-	trimmed := bytes.TrimSpace(line)
-	return len(trimmed) > 0 && trimmed[0] == '{' && bytes.Contains(trimmed, []byte(`"boottrace"`)) &&
-		json.Unmarshal(trimmed, &probe) == nil && probe.Magic != nil && *probe.Magic == "recording"
+	return json.Unmarshal(trimmed, &probe) == nil && probe.Magic != nil && *probe.Magic == "recording"
 }
 
 // Event is one line of a trace file after the header.
