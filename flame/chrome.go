@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/boottrace/boottrace/trace"
@@ -41,7 +43,8 @@ func micros(ns int64) json.Number {
 
 // WriteChrome writes the trace in the Trace Event JSON format: a process
 // per source (kernel, guest, vmm), a thread per track with its name, a
-// complete event ("X") per span with its kind, file:line and counts, and
+// complete event ("X") per span with its kind, file:line and counts,
+// counters ("C") of each thread's page faults and VM exits, and
 // the notes (clock method and bound among them) in the metadata. It is
 // written as it goes: memory does not grow with the events.
 func WriteChrome(w io.Writer, t *trace.Trace) error {
@@ -93,6 +96,14 @@ func WriteChrome(w io.Writer, t *trace.Trace) error {
 			}
 		}
 		visit(tr.Span)
+		// Page faults and VM exits as counters: running counts on the
+		// thread's process, one series per thread.
+		counters := tr.HostCounters()
+		for _, name := range slices.Sorted(maps.Keys(counters)) {
+			for _, p := range counters[name] {
+				emit(chromeEvent{Name: name + " (" + tr.Name + ")", Ph: "C", Ts: micros(p.Time), Pid: pid, Tid: tid, Args: map[string]any{"count": p.Value}})
+			}
+		}
 	}
 	bw.WriteString("\n]}\n")
 	return bw.Flush()

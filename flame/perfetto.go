@@ -3,6 +3,7 @@ package flame
 import (
 	"cmp"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -16,7 +17,8 @@ import (
 // JSON one is its legacy input): a process track per source (kernel,
 // guest, vmm, host) and a thread track per track under it, each span a
 // slice begun and ended on its track with its kind as category and its
-// source line, counts and whether it ended as debug annotations, and the
+// source line, counts and whether it ended as debug annotations, a counter
+// track under each thread's for its page faults and VM exits, and the
 // notes (clock method and bound among them) as annotations of an instant
 // at time 0 on a track of its own. Times are nanoseconds from the trace's
 // start, which Perfetto needs to be 0 or more.
@@ -79,6 +81,18 @@ func WritePerfetto(w io.Writer, t *trace.Trace) error {
 			event(end, &perfettopb.TrackEvent{Type: perfettopb.TrackEvent_TYPE_SLICE_END.Enum(), TrackUuid: proto.Uint64(track)})
 		}
 		visit(tr.Span, tr.Start, max(tr.End, tr.Start))
+		// Page faults and VM exits: counter tracks under the thread's.
+		counters := tr.HostCounters()
+		for _, name := range slices.Sorted(maps.Keys(counters)) {
+			uuid++
+			describe(&perfettopb.TrackDescriptor{Uuid: proto.Uint64(uuid), ParentUuid: proto.Uint64(track),
+				StaticOrDynamicName: &perfettopb.TrackDescriptor_Name{Name: name},
+				Counter:             &perfettopb.CounterDescriptor{Unit: perfettopb.CounterDescriptor_UNIT_COUNT.Enum()}})
+			for _, p := range counters[name] {
+				event(p.Time, &perfettopb.TrackEvent{Type: perfettopb.TrackEvent_TYPE_COUNTER.Enum(), TrackUuid: proto.Uint64(uuid),
+					CounterValueField: &perfettopb.TrackEvent_CounterValue{CounterValue: p.Value}})
+			}
+		}
 	}
 	if len(t.Notes) > 0 {
 		uuid++

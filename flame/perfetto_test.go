@@ -2,6 +2,7 @@ package flame
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -113,6 +114,85 @@ func TestPerfettoRoundTrip(t *testing.T) {
 			}
 			if notes != len(tr.Notes) {
 				t.Errorf("%d notes annotated, want %d", notes, len(tr.Notes))
+			}
+		})
+	}
+}
+
+// TestExportCounters exports real recordings (QEMU under TCG, the minivmm
+// on KVM) in both formats: each thread with page faults or VM exits has a
+// counter of each, whose values count up by one at each such span's start
+// and end at the number of spans.
+func TestExportCounters(t *testing.T) {
+	for _, file := range []string{"qemu-tcg.trace.gz", "minivmm-2vcpu.trace.gz"} {
+		t.Run(file, func(t *testing.T) {
+			tr := readFile(t, filepath.Join("..", "examples", "record", file))
+			want := map[string]int64{}
+			for _, track := range tr.Tracks {
+				track.Walk(func(path []*trace.Span) bool {
+					if c := trace.HostCounter(path[len(path)-1]); c != "" {
+						want[c+" ("+track.Name+")"]++
+					}
+					return true
+				})
+			}
+			if len(want) == 0 {
+				t.Fatal("no page fault or VM exit in the recording")
+			}
+			// Trace Event JSON: "C" events, the last value of each series.
+			var js bytes.Buffer
+			if err := WriteChrome(&js, tr); err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				TraceEvents []struct {
+					Name string         `json:"name"`
+					Ph   string         `json:"ph"`
+					Args map[string]any `json:"args"`
+				} `json:"traceEvents"`
+			}
+			if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int64{}
+			for _, e := range doc.TraceEvents {
+				if e.Ph == "C" {
+					n, _ := e.Args["count"].(float64)
+					if int64(n) != got[e.Name]+1 {
+						t.Fatalf("counter %q goes from %d to %v", e.Name, got[e.Name], e.Args["count"])
+					}
+					got[e.Name] = int64(n)
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Trace Event JSON counters (-spans +export):\n%s", diff)
+			}
+			// Perfetto: counter tracks under the thread tracks.
+			var pb bytes.Buffer
+			if err := WritePerfetto(&pb, tr); err != nil {
+				t.Fatal(err)
+			}
+			var pt perfettopb.Trace
+			if err := proto.Unmarshal(pb.Bytes(), &pt); err != nil {
+				t.Fatal(err)
+			}
+			names := map[uint64]string{}
+			for _, p := range pt.Packet {
+				if d := p.GetTrackDescriptor(); d != nil {
+					names[d.GetUuid()] = d.GetThread().GetThreadName()
+					if d.GetCounter() != nil {
+						names[d.GetUuid()] = d.GetName() + " (" + names[d.GetParentUuid()] + ")"
+					}
+				}
+			}
+			got = map[string]int64{}
+			for _, p := range pt.Packet {
+				if e := p.GetTrackEvent(); e.GetType() == perfettopb.TrackEvent_TYPE_COUNTER {
+					got[names[e.GetTrackUuid()]] = max(got[names[e.GetTrackUuid()]], e.GetCounterValue())
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Perfetto counters (-spans +export):\n%s", diff)
 			}
 		})
 	}

@@ -377,3 +377,49 @@ func (s *Span) Clip(from, to int64) *Span {
 	}
 	return &c
 }
+
+// HostCounter says what a host span counts as on a counter track of its
+// thread: "page faults" (a fault, or KVM faulting guest memory in) or "VM
+// exits" (handled in KVM or by the VMM), as the recording reader names
+// them; "" for any other span.
+func HostCounter(s *Span) string {
+	if s.Kind != KindHost {
+		return ""
+	}
+	switch {
+	case strings.HasPrefix(s.Name, "[host] page fault"), strings.HasPrefix(s.Name, "[host] KVM fault-in"):
+		return "page faults"
+	case strings.HasPrefix(s.Name, "[host] exit"), strings.HasPrefix(s.Name, "[host] userspace exit"):
+		return "VM exits"
+	}
+	return ""
+}
+
+// CounterPoint is a counter's value from a moment on.
+type CounterPoint struct {
+	Time  int64
+	Value int64
+}
+
+// HostCounters are the running counts of a track's host spans by what they
+// count as (HostCounter), one point per span, in time order.
+func (s *Span) HostCounters() map[string][]CounterPoint {
+	var out map[string][]CounterPoint
+	var starts = map[string][]int64{}
+	s.Walk(func(path []*Span) bool {
+		if c := HostCounter(path[len(path)-1]); c != "" {
+			starts[c] = append(starts[c], path[len(path)-1].Start)
+		}
+		return true
+	})
+	for c, ts := range starts {
+		sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+		if out == nil {
+			out = map[string][]CounterPoint{}
+		}
+		for i, t := range ts {
+			out[c] = append(out[c], CounterPoint{t, int64(i + 1)})
+		}
+	}
+	return out
+}
