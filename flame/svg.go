@@ -419,12 +419,17 @@ func writeLegend(w *bufio.Writer, kinds []trace.Kind, width, y int) {
 	x := (width - len(kinds)*item) / 2
 	w.WriteString("<g id=\"legend\">\n")
 	for _, k := range kinds {
-		p := palette[k]
-		fmt.Fprintf(w, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"rgb(%d,%d,%d)\"/><text x=\"%d\" y=\"%d\" fill=\"#555\">%s</text>\n",
-			x, y-9, p[0][0]+p[0][1]/2, p[1][0]+p[1][1]/2, p[2][0]+p[2][1]/2, x+14, y, k)
+		fmt.Fprintf(w, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\" fill=\"#555\">%s</text>\n",
+			x, y-9, middleColor(k), x+14, y, k)
 		x += item
 	}
 	w.WriteString("</g>\n")
+}
+
+// middleColor is the middle of a kind's colours, for legends.
+func middleColor(k trace.Kind) string {
+	p := palette[k]
+	return fmt.Sprintf("rgb(%d,%d,%d)", p[0][0]+p[0][1]/2, p[1][0]+p[1][1]/2, p[2][0]+p[2][1]/2)
 }
 
 func esc(s string) string {

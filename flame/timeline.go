@@ -22,6 +22,14 @@ type timeline struct {
 	Name   []int32  `json:"name"`
 	Kind   []int8   `json:"kind"`
 	Rows   int32    `json:"rows"`
+	// Legend is the kinds present, in the SVGs' legend order, each with
+	// the middle of its colours.
+	Legend []legendKey `json:"legend"`
+}
+
+type legendKey struct {
+	Kind  string `json:"kind"`
+	Color string `json:"color"`
 }
 
 // newTimeline lays a trace's tracks out as WriteFlamechart does: each
@@ -62,5 +70,14 @@ func newTimeline(t *trace.Trace) *timeline {
 		base += deepest + 1
 	}
 	tl.Rows = base
+	used := map[trace.Kind]bool{}
+	for _, k := range tl.Kind {
+		used[trace.Kind(k)] = true
+	}
+	for _, k := range kindOrder {
+		if used[k] {
+			tl.Legend = append(tl.Legend, legendKey{k.String(), middleColor(k)})
+		}
+	}
 	return tl
 }

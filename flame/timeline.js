@@ -125,6 +125,15 @@ function boottraceTimeline(root, d) {
 	search.addEventListener("input", find);
 	root.querySelector(".tl-clear").addEventListener("click", function () { search.value = ""; find(); });
 	window.addEventListener("resize", function () { size(); draw(); });
+	// The legend: what each colour stands for.
+	var keys = root.querySelector(".tl-legend");
+	d.legend.forEach(function (l) {
+		var key = document.createElement("span"), swatch = document.createElement("i");
+		swatch.style.background = l.color;
+		key.appendChild(swatch);
+		key.appendChild(document.createTextNode(l.kind));
+		keys.appendChild(key);
+	});
 	size(); draw();
 	// For tests and the curious: how many spans, how many drawn, the view.
 	root.timeline = {spans: n, drawn: function () { return drawn; }, view: function () { return [lo, hi]; }, zoom: zoom};
