@@ -2,6 +2,7 @@ package flame
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/boottrace/boottrace/trace"
 )
 
 // speedscopeDir is speedscope's web app, as npm installs it (scripts/
@@ -33,7 +36,8 @@ func speedscopeDir(t *testing.T) string {
 // TestSpeedscopeLoads opens boottrace's exports of a real recording in
 // speedscope, a real consumer: the Trace Event JSON, the pprof profile and
 // the folded stacks; and the Trace Event JSON of every example log. Each
-// must load (speedscope names the profile and draws it) with no error.
+// must load (speedscope names the profile and draws it) with no error, and
+// a Trace Event file show its tracks: the first by name, and how many.
 func TestSpeedscopeLoads(t *testing.T) {
 	app := speedscopeDir(t)
 	b := newBrowser(t)
@@ -50,14 +54,27 @@ func TestSpeedscopeLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{"boot.json": chrome.Bytes(), "boot.pb.gz": pprof.Bytes(), "boot.folded": folded.Bytes()}
+	// Speedscope shows a Trace Event file's first thread by name, and how
+	// many there are when there are several: "vmm main (boot.sh) (tid 1)
+	// (1/12)".
+	shows := func(tr *trace.Trace) string {
+		if len(tr.Tracks) == 1 {
+			return tr.Tracks[0].Name + " (tid 1)"
+		}
+		return fmt.Sprintf("%s (tid 1) (1/%d)", tr.Tracks[0].Name, len(tr.Tracks))
+	}
+	threads := map[string]string{"boot.json": shows(rec)}
 	// The Trace Event JSON of every other example too.
 	examples, _ := filepath.Glob(filepath.Join("..", "examples", "*", "*.log"))
 	for _, ex := range examples {
+		tr := readFile(t, ex)
 		var b bytes.Buffer
-		if err := WriteChrome(&b, readFile(t, ex)); err != nil {
+		if err := WriteChrome(&b, tr); err != nil {
 			t.Fatal(err)
 		}
-		files[filepath.Base(filepath.Dir(ex))+"-"+strings.TrimSuffix(filepath.Base(ex), ".log")+".json"] = b.Bytes()
+		name := filepath.Base(filepath.Dir(ex)) + "-" + strings.TrimSuffix(filepath.Base(ex), ".log") + ".json"
+		files[name] = b.Bytes()
+		threads[name] = shows(tr)
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(profiles, name), data, 0o644); err != nil {
@@ -84,6 +101,9 @@ func TestSpeedscopeLoads(t *testing.T) {
 			}
 			if !strings.Contains(title, name) || strings.Contains(text, "rror") {
 				t.Errorf("speedscope did not load %s: title %q, page:\n%.600s", name, title, text)
+			}
+			if want, ok := threads[name]; ok && !strings.Contains(text, want) {
+				t.Errorf("speedscope does not show the tracks of %s: want %q in\n%.600s", name, want, text)
 			}
 		})
 	}
