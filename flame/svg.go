@@ -370,11 +370,32 @@ var palette = map[trace.Kind][3][2]int{
 	trace.KindHost:     {{70, 50}, {130, 50}, {200, 55}},  // blue
 	trace.KindOffCPU:   {{130, 40}, {150, 30}, {170, 30}}, // blue-grey
 	trace.KindSample:   {{90, 50}, {180, 50}, {70, 50}},   // green
+	kindFault:          {{200, 40}, {60, 40}, {90, 40}},   // crimson
+}
+
+// kindFault colours the host's page faults apart from its other work (VM
+// exits): a colour class of its own, not a kind of span.
+const kindFault = trace.KindSample + 100
+
+// colorClass is the palette entry of a frame.
+func colorClass(kind trace.Kind, name string) trace.Kind {
+	if trace.HostCounterOf(kind, name) == "page faults" {
+		return kindFault
+	}
+	return kind
+}
+
+// className is a colour class's name in legends.
+func className(k trace.Kind) string {
+	if k == kindFault {
+		return "page fault"
+	}
+	return k.String()
 }
 
 // kindOrder is the legend's order.
 var kindOrder = []trace.Kind{trace.KindPhase, trace.KindLevel, trace.KindInitcall, trace.KindProbe, trace.KindFrame, trace.KindWait,
-	trace.KindOffCPU, trace.KindSample, trace.KindLine, trace.KindIoctl, trace.KindHost, trace.KindTrack}
+	trace.KindOffCPU, trace.KindSample, trace.KindLine, trace.KindIoctl, trace.KindHost, kindFault, trace.KindTrack}
 
 // appendColor appends the frame's fill, rgb(r,g,b).
 func appendColor(b []byte, kind trace.Kind, name string) []byte {
@@ -384,7 +405,7 @@ func appendColor(b []byte, kind trace.Kind, name string) []byte {
 		v ^= uint32(name[i])
 		v *= 16777619
 	}
-	p, ok := palette[kind]
+	p, ok := palette[colorClass(kind, name)]
 	if !ok {
 		p = palette[trace.KindFrame]
 	}
@@ -402,7 +423,7 @@ func appendColor(b []byte, kind trace.Kind, name string) []byte {
 func usedKinds(rects []rect) []trace.Kind {
 	seen := map[trace.Kind]bool{}
 	for _, r := range rects {
-		seen[r.kind] = true
+		seen[colorClass(r.kind, r.name)] = true
 	}
 	var ks []trace.Kind
 	for _, k := range kindOrder {
@@ -420,7 +441,7 @@ func writeLegend(w *bufio.Writer, kinds []trace.Kind, width, y int) {
 	w.WriteString("<g id=\"legend\">\n")
 	for _, k := range kinds {
 		fmt.Fprintf(w, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\" fill=\"#555\">%s</text>\n",
-			x, y-9, middleColor(k), x+14, y, k)
+			x, y-9, middleColor(k), x+14, y, className(k))
 		x += item
 	}
 	w.WriteString("</g>\n")

@@ -45,6 +45,7 @@ func newTimeline(t *trace.Trace) *timeline {
 	origin := t.Start()
 	index := map[string]int32{}
 	base := int32(0)
+	used := map[trace.Kind]bool{}
 	for _, tr := range t.Tracks {
 		tl.Tracks = append(tl.Tracks, tr.Name)
 		tl.Bands = append(tl.Bands, base)
@@ -65,18 +66,15 @@ func newTimeline(t *trace.Trace) *timeline {
 			tl.Row = append(tl.Row, base+d)
 			tl.Name = append(tl.Name, n)
 			tl.Kind = append(tl.Kind, int8(s.Kind))
+			used[colorClass(s.Kind, s.Name)] = true
 			return true
 		})
 		base += deepest + 1
 	}
 	tl.Rows = base
-	used := map[trace.Kind]bool{}
-	for _, k := range tl.Kind {
-		used[trace.Kind(k)] = true
-	}
 	for _, k := range kindOrder {
 		if used[k] {
-			tl.Legend = append(tl.Legend, legendKey{k.String(), middleColor(k)})
+			tl.Legend = append(tl.Legend, legendKey{className(k), middleColor(k)})
 		}
 	}
 	return tl

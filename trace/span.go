@@ -382,14 +382,17 @@ func (s *Span) Clip(from, to int64) *Span {
 // thread: "page faults" (a fault, or KVM faulting guest memory in) or "VM
 // exits" (handled in KVM or by the VMM), as the recording reader names
 // them; "" for any other span.
-func HostCounter(s *Span) string {
-	if s.Kind != KindHost {
+func HostCounter(s *Span) string { return HostCounterOf(s.Kind, s.Name) }
+
+// HostCounterOf is HostCounter of a span of that kind and name.
+func HostCounterOf(kind Kind, name string) string {
+	if kind != KindHost {
 		return ""
 	}
 	switch {
-	case strings.HasPrefix(s.Name, "[host] page fault"), strings.HasPrefix(s.Name, "[host] KVM fault-in"):
+	case strings.HasPrefix(name, "[host] page fault"), strings.HasPrefix(name, "[host] KVM fault-in"):
 		return "page faults"
-	case strings.HasPrefix(s.Name, "[host] exit"), strings.HasPrefix(s.Name, "[host] userspace exit"):
+	case strings.HasPrefix(name, "[host] exit"), strings.HasPrefix(name, "[host] userspace exit"):
 		return "VM exits"
 	}
 	return ""
