@@ -254,12 +254,12 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 		span  *trace.Span
 		at    int64
 		waker int // -1: an interrupt or a timer
+		// since is when kernel_init's previous wait ended: what it woke
+		// from then on, on its way to this wait, is what it handed off.
+		since int64
 	}
 	var wakes []wake
-	// kernel_init's stretch on the CPU before each of its waits: from the
-	// end of its previous wait. What it woke then is what it handed off.
-	onSince := map[*trace.Span]int64{}
-	var lastOffEnd int64
+	var lastOffEnd int64 // of kernel_init's last finished wait
 	// Other tasks' wake-ups while kernel_init was off the CPU, by task, in
 	// time order: they lead from its waker back to what set it going.
 	type wokenAt struct {
@@ -343,7 +343,7 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 			// The wait it ends is the innermost off-CPU span open.
 			for j := len(st) - 1; j >= 0; j-- {
 				if st[j].span.Kind == trace.KindOffCPU {
-					wakes = append(wakes, wake{st[j].span, at, wakerOf(r)})
+					wakes = append(wakes, wake{st[j].span, at, wakerOf(r), lastOffEnd})
 					break
 				}
 			}
@@ -371,9 +371,6 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 				push(&trace.Span{Name: f.Func, Kind: trace.KindFrame, Start: at, File: f.File, Line: f.Line})
 			}
 			push(&trace.Span{Name: name, Kind: kind, Start: at})
-			if kind == trace.KindOffCPU && k.pid == 1 {
-				onSince[parent] = lastOffEnd
-			}
 		case 'S':
 			// A timer tick's sample stands for the time since this task's
 			// previous record or sample, within the open span's own time,
@@ -453,7 +450,7 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 			seen[pid] = true
 			ws := othersWoken[pid]
 			i := sort.Search(len(ws), func(i int) bool { return ws[i].at > at }) - 1
-			if i < 0 || ws[i].at < w.span.Start && (ws[i].waker != 1 || ws[i].at < onSince[w.span]) {
+			if i < 0 || ws[i].at < w.span.Start && (ws[i].waker != 1 || ws[i].at < w.since) {
 				break
 			}
 			pid, at = ws[i].waker, ws[i].at

@@ -57,7 +57,7 @@ func cutNote(r *bufio.Reader, format string, budget int64, line int, read int64,
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				return fmt.Sprintf("partial: the memory budget (%s, --max-memory) stopped reading this %s after line %d, %s of it (%s); what follows could not be read: %v", FormatBytes(budget), format, line, FormatBytes(read), unit, err)
+				return budgetNote(budget, "this "+format, line, FormatBytes(read)+" of it", unit) + fmt.Sprintf("; what follows could not be read: %v", err)
 			}
 			break
 		}
@@ -65,7 +65,18 @@ func cutNote(r *bufio.Reader, format string, budget int64, line int, read int64,
 	if last != '\n' {
 		restLines++
 	}
-	return fmt.Sprintf("partial: the memory budget (%s, --max-memory) stopped reading this %s after line %d, %s of it (%s): the %d lines after it (%s) are not shown", FormatBytes(budget), format, line, FormatBytes(read), unit, restLines, FormatBytes(restBytes))
+	return budgetNote(budget, "this "+format, line, FormatBytes(read)+" of it", unit) + restNote(restLines, restBytes)
+}
+
+// budgetNote says that the budget stopped reading what after line,
+// howFar into it, and why that far.
+func budgetNote(budget int64, what string, line int, howFar, why string) string {
+	return fmt.Sprintf("partial: the memory budget (%s, --max-memory) stopped reading %s after line %d, %s (%s)", FormatBytes(budget), what, line, howFar, why)
+}
+
+// restNote ends a budgetNote with what was left.
+func restNote(lines, bytes int64) string {
+	return fmt.Sprintf(": the %d lines after it (%s) are not shown", lines, FormatBytes(bytes))
 }
 
 // FormatBytes prints a size in the largest binary unit it reaches.

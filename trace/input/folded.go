@@ -39,8 +39,8 @@ func readFolded(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 		return nil, err
 	}
 	if res.cutAfter > 0 {
-		t.Notes = append(t.Notes, fmt.Sprintf("partial: the memory budget (%s, --max-memory) stopped reading these folded stacks after line %d, at %d frames (views may need up to %d bytes of memory for each): the %d lines after it (%s) are not shown",
-			FormatBytes(maxMemory(opt)), res.cutAfter, c.Len()-1, perNode, res.restLines, FormatBytes(res.restBytes)))
+		t.Notes = append(t.Notes, budgetNote(maxMemory(opt), "these folded stacks", res.cutAfter, fmt.Sprintf("at %d frames", c.Len()-1),
+			fmt.Sprintf("views may need up to %d bytes of memory for each", perNode))+restNote(res.restLines, res.restBytes))
 	}
 	if c.Len() == 1 {
 		return t, fmt.Errorf("%w: no line of folded stacks such as \"main;work;leaf 42\"", ErrNoData)
@@ -85,10 +85,9 @@ func foldedSpans(c *trace.CallTree) (root *trace.Span, renamed bool) {
 		return s
 	}
 	root = build(0, 0)
-	renamed = c.Renamed()
 	// The synthetic root is the track; its frames are the stacks' roots.
 	root.Name, root.Kind = "all", trace.KindTrack
-	return root, renamed
+	return root, c.Renamed()
 }
 
 // commonPrefix is the length of the longest common prefix of a and b:

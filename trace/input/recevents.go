@@ -212,13 +212,16 @@ type deviceAccess struct {
 	addr        int64
 }
 
-// name is how an exit for the access is named: "io 0x3f8".
-func (a deviceAccess) name() string {
+// kind is the exit reason the access comes with: "io" or "mmio".
+func (a deviceAccess) kind() string {
 	if a.mmio {
-		return fmt.Sprintf("mmio 0x%x", a.addr)
+		return "mmio"
 	}
-	return fmt.Sprintf("io 0x%x", a.addr)
+	return "io"
 }
+
+// name is how an exit for the access is named: "io 0x3f8".
+func (a deviceAccess) name() string { return fmt.Sprintf("%s 0x%x", a.kind(), a.addr) }
 
 // count says n accesses in a note.
 func (a deviceAccess) count(n int) string {
@@ -259,9 +262,14 @@ func (h *heldEvents) push(e heldEvent) {
 	heap.Push(&h.late, e)
 }
 
+// lateFirst reports whether the earliest event is a late one.
+func (h *heldEvents) lateFirst() bool {
+	return len(h.late) > 0 && (h.head == len(h.queue) || h.late[0].before(&h.queue[h.head]))
+}
+
 // first is the earliest event; Len must not be 0.
 func (h *heldEvents) first() *heldEvent {
-	if len(h.late) > 0 && (h.head == len(h.queue) || h.late[0].before(&h.queue[h.head])) {
+	if h.lateFirst() {
 		return &h.late[0]
 	}
 	return &h.queue[h.head]
@@ -269,7 +277,7 @@ func (h *heldEvents) first() *heldEvent {
 
 // pop removes the earliest event; Len must not be 0.
 func (h *heldEvents) pop() heldEvent {
-	if len(h.late) > 0 && (h.head == len(h.queue) || h.late[0].before(&h.queue[h.head])) {
+	if h.lateFirst() {
 		return heap.Pop(&h.late).(heldEvent)
 	}
 	e := h.queue[h.head]
@@ -448,7 +456,7 @@ func (rb *recBuilder) event(h *heldEvent) {
 		case tracefile.KindUserspaceExit:
 			th := rb.thread(e.TID, e.Time)
 			th.exit = exitReason(f("reason"))
-			if a := th.access; a.valid && (th.exit == "io") == !a.mmio && (th.exit == "mmio") == a.mmio {
+			if a := th.access; a.valid && th.exit == a.kind() {
 				name, ok := rb.accessNames[a]
 				if !ok {
 					name = a.name()
