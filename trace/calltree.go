@@ -63,6 +63,13 @@ func (c *CallTree) text(n *callNode) []byte {
 	return ch[off : off+n.len]
 }
 
+// rawName is the node's name as given, from the frozen strings.
+func (c *CallTree) rawName(id int32) string {
+	n := c.node(id)
+	off := n.text & (1<<arenaBits - 1)
+	return c.texts[n.text>>arenaBits][off : off+n.len]
+}
+
 func (c *CallTree) add(name []byte) int32 {
 	if len(c.arena) == 0 || len(c.arena[len(c.arena)-1])+len(name) > 1<<arenaBits {
 		c.arena = append(c.arena, make([]byte, 0, max(1<<arenaBits, len(name))))
@@ -165,9 +172,7 @@ func (c *CallTree) Name(id int32) string {
 	if id == 0 {
 		return ""
 	}
-	n := c.node(id)
-	off := n.text & (1<<arenaBits - 1)
-	name := c.texts[n.text>>arenaBits][off : off+n.len]
+	name := c.rawName(id)
 	if c.unclean {
 		name = CleanName(name)
 	}
@@ -181,9 +186,7 @@ func (c *CallTree) Renamed() bool {
 		return false
 	}
 	for id := int32(1); id < c.count; id++ {
-		n := c.node(id)
-		off := n.text & (1<<arenaBits - 1)
-		if raw := c.texts[n.text>>arenaBits][off : off+n.len]; CleanName(raw) != raw {
+		if raw := c.rawName(id); CleanName(raw) != raw {
 			return true
 		}
 	}

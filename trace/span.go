@@ -407,21 +407,17 @@ type CounterPoint struct {
 // HostCounters are the running counts of a track's host spans by what they
 // count as (HostCounter), one point per span, in time order.
 func (s *Span) HostCounters() map[string][]CounterPoint {
-	var out map[string][]CounterPoint
-	var starts = map[string][]int64{}
+	out := map[string][]CounterPoint{}
 	s.Walk(func(path []*Span) bool {
 		if c := HostCounter(path[len(path)-1]); c != "" {
-			starts[c] = append(starts[c], path[len(path)-1].Start)
+			out[c] = append(out[c], CounterPoint{Time: path[len(path)-1].Start})
 		}
 		return true
 	})
-	for c, ts := range starts {
-		sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
-		if out == nil {
-			out = map[string][]CounterPoint{}
-		}
-		for i, t := range ts {
-			out[c] = append(out[c], CounterPoint{t, int64(i + 1)})
+	for _, ps := range out {
+		sort.Slice(ps, func(i, j int) bool { return ps[i].Time < ps[j].Time })
+		for i := range ps {
+			ps[i].Value = int64(i + 1)
 		}
 	}
 	return out

@@ -31,7 +31,7 @@ func (f *inputFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.vmlinux, "vmlinux", "", "resolve addresses with this vmlinux (ELF symbols; file and line from DWARF)")
 	cmd.Flags().StringVar(&f.systemMap, "system-map", "", "resolve addresses and initcall levels with this System.map or kallsyms file (may be gzipped)")
 	cmd.Flags().StringVar(&f.format, "input-format", "", "read INPUT as this format instead of detecting it: "+strings.Join(input.Formats, ", "))
-	cmd.Flags().StringVar(&f.maxMemory, "max-memory", "1GiB", "memory budget for each INPUT (such as 512MiB, 4GiB; 0 for none): an input that needs more is read only as far as fits, and a note says what was left out")
+	cmd.Flags().StringVar(&f.maxMemory, "max-memory", input.FormatBytes(input.DefaultMaxMemory), "memory budget for each INPUT (such as 512MiB, 4GiB; 0 for none): an input that needs more is read only as far as fits, and a note says what was left out")
 }
 
 // absolute is the flags' paths made absolute, to be kept in a trace file.

@@ -96,12 +96,11 @@ func (f Format) Decode(raw []byte) map[string]int64 {
 // Value reads one integer field of a raw record: false if the record has
 // no such field, or it lies beyond the bytes captured, or is an array.
 func (f Format) Value(raw []byte, name string) (int64, bool) {
-	for _, fl := range f {
-		if fl.Name == name {
-			return fl.value(raw)
-		}
+	fl, ok := f.Field(name)
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	return fl.value(raw)
 }
 
 func (fl Field) value(raw []byte) (int64, bool) {

@@ -36,19 +36,18 @@ const MaxProbeData = 4096
 
 // WriteProbe appends one probe event, allocating nothing.
 func (rw *Writer) WriteProbe(p *Probe) error {
-	raw := p.Raw
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
 	b := append(rw.buf[:0], 'e', ' ')
 	b = strconv.AppendUint(b, uint64(p.Kind), 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, p.Time, 10)
-	for _, v := range [...]uint64{uint64(p.TGID), uint64(p.TID), uint64(p.CPU), uint64(p.Seq), uint64(len(raw)), uint64(len(p.Arg))} {
+	for _, v := range [...]uint64{uint64(p.TGID), uint64(p.TID), uint64(p.CPU), uint64(p.Seq), uint64(len(p.Raw)), uint64(len(p.Arg))} {
 		b = append(b, ' ')
 		b = strconv.AppendUint(b, v, 10)
 	}
 	b = append(b, ' ')
-	b = appendData(b, raw, p.Arg)
+	b = appendData(b, p.Raw, p.Arg)
 	b = append(b, '\n')
 	rw.buf = b
 	if rw.err == nil {
