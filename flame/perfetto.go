@@ -110,7 +110,9 @@ func WritePerfetto(w io.Writer, t *trace.Trace) error {
 	slices.SortStableFunc(packets, func(a, b *perfettopb.TracePacket) int {
 		return cmp.Or(cmp.Compare(packetOrder(a), packetOrder(b)), cmp.Compare(a.GetTimestamp(), b.GetTimestamp()))
 	})
-	packets[0].SequenceFlags = proto.Uint32(uint32(perfettopb.TracePacket_SEQ_INCREMENTAL_STATE_CLEARED))
+	if len(packets) > 0 { // a trace with nothing in it is an empty file
+		packets[0].SequenceFlags = proto.Uint32(uint32(perfettopb.TracePacket_SEQ_INCREMENTAL_STATE_CLEARED))
+	}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&perfettopb.Trace{Packet: packets})
 	if err != nil {
 		return err

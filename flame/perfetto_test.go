@@ -119,6 +119,19 @@ func TestPerfettoRoundTrip(t *testing.T) {
 	}
 }
 
+// TestPerfettoEmpty exports a trace with nothing in it: an empty file,
+// not a panic.
+func TestPerfettoEmpty(t *testing.T) {
+	var b bytes.Buffer
+	if err := WritePerfetto(&b, &trace.Trace{}); err != nil {
+		t.Fatal(err)
+	}
+	var pt perfettopb.Trace
+	if err := proto.Unmarshal(b.Bytes(), &pt); err != nil || len(pt.Packet) != 0 {
+		t.Errorf("%d packets (%v), want none", len(pt.Packet), err)
+	}
+}
+
 // TestExportCounters exports real recordings (QEMU under TCG, the minivmm
 // on KVM) in both formats: each thread with page faults or VM exits has a
 // counter of each, whose values count up by one at each such span's start
