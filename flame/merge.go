@@ -96,7 +96,7 @@ func (m *merger) mirrorAll(spans []*trace.Span, minTotal int64) []*Node {
 		n.Children = m.mirrorAll(s.Children, minTotal)
 		out = append(out, n)
 	}
-	slices.SortFunc(out, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	sortByName(out)
 	return out
 }
 
@@ -172,15 +172,20 @@ func mergeCalls(c *trace.CallTree, minTotal func(total int64) int64) *Node {
 }
 
 func sortTree(n *Node) {
-	slices.SortFunc(n.Children, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	sortByName(n.Children)
 	for _, c := range n.Children {
 		sortTree(c)
 	}
 }
 
+// sortByName puts siblings in name order, as flamegraph.pl sorts stacks.
+func sortByName(nodes []*Node) {
+	slices.SortFunc(nodes, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+}
+
 // finish sorts children and computes totals.
 func finish(n *Node) int64 {
-	slices.SortFunc(n.Children, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	sortByName(n.Children)
 	n.Total = n.Self
 	for _, c := range n.Children {
 		n.Total += finish(c)

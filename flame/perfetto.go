@@ -64,7 +64,7 @@ func WritePerfetto(w io.Writer, t *trace.Trace) error {
 			if s.File != "" {
 				begin.DebugAnnotations = append(begin.DebugAnnotations, annotation("source", s.File+":"+strconv.Itoa(s.Line)))
 			}
-			for _, k := range sortedKeys(s.Counts) {
+			for _, k := range slices.Sorted(maps.Keys(s.Counts)) {
 				begin.DebugAnnotations = append(begin.DebugAnnotations, &perfettopb.DebugAnnotation{NameField: &perfettopb.DebugAnnotation_Name{Name: k},
 					Value: &perfettopb.DebugAnnotation_IntValue{IntValue: s.Counts[k]}})
 			}
@@ -132,13 +132,4 @@ func packetOrder(p *perfettopb.TracePacket) int {
 func annotation(name, value string) *perfettopb.DebugAnnotation {
 	return &perfettopb.DebugAnnotation{NameField: &perfettopb.DebugAnnotation_Name{Name: name},
 		Value: &perfettopb.DebugAnnotation_StringValue{StringValue: value}}
-}
-
-func sortedKeys(m map[string]int64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmp.Compare)
-	return keys
 }

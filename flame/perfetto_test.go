@@ -29,14 +29,7 @@ func TestPerfettoRoundTrip(t *testing.T) {
 	} {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			tr := readFile(t, file)
-			var b bytes.Buffer
-			if err := WritePerfetto(&b, tr); err != nil {
-				t.Fatal(err)
-			}
-			var pt perfettopb.Trace
-			if err := proto.Unmarshal(b.Bytes(), &pt); err != nil {
-				t.Fatal(err)
-			}
+			pt := perfettoOf(t, tr)
 			origin := tr.Start()
 			var want []string
 			for _, track := range tr.Tracks {
@@ -122,14 +115,23 @@ func TestPerfettoRoundTrip(t *testing.T) {
 // TestPerfettoEmpty exports a trace with nothing in it: an empty file,
 // not a panic.
 func TestPerfettoEmpty(t *testing.T) {
+	if pt := perfettoOf(t, &trace.Trace{}); len(pt.Packet) != 0 {
+		t.Errorf("%d packets, want none", len(pt.Packet))
+	}
+}
+
+// perfettoOf exports tr in Perfetto's format and decodes the file.
+func perfettoOf(t *testing.T, tr *trace.Trace) *perfettopb.Trace {
+	t.Helper()
 	var b bytes.Buffer
-	if err := WritePerfetto(&b, &trace.Trace{}); err != nil {
+	if err := WritePerfetto(&b, tr); err != nil {
 		t.Fatal(err)
 	}
 	var pt perfettopb.Trace
-	if err := proto.Unmarshal(b.Bytes(), &pt); err != nil || len(pt.Packet) != 0 {
-		t.Errorf("%d packets (%v), want none", len(pt.Packet), err)
+	if err := proto.Unmarshal(b.Bytes(), &pt); err != nil {
+		t.Fatal(err)
 	}
+	return &pt
 }
 
 // TestExportCounters exports real recordings (QEMU under TCG, the minivmm
@@ -181,14 +183,7 @@ func TestExportCounters(t *testing.T) {
 				t.Errorf("Trace Event JSON counters (-spans +export):\n%s", diff)
 			}
 			// Perfetto: counter tracks under the thread tracks.
-			var pb bytes.Buffer
-			if err := WritePerfetto(&pb, tr); err != nil {
-				t.Fatal(err)
-			}
-			var pt perfettopb.Trace
-			if err := proto.Unmarshal(pb.Bytes(), &pt); err != nil {
-				t.Fatal(err)
-			}
+			pt := perfettoOf(t, tr)
 			names := map[uint64]string{}
 			for _, p := range pt.Packet {
 				if d := p.GetTrackDescriptor(); d != nil {

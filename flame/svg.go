@@ -55,18 +55,18 @@ func WriteFlamegraph(w io.Writer, t *trace.Trace, opt SVGOptions) error {
 	if t.Merged && len(t.Tracks) == 1 {
 		total = t.Tracks[0].Duration()
 	}
+	// The least total drawn: narrower frames are left out as they merge.
+	least := func(total int64) int64 {
+		if s := pxScale(opt.Width, total); s > 0 {
+			return int64(minWidthPx / s)
+		}
+		return 0
+	}
 	var root *Node
 	if t.Calls != nil {
-		root = mergeCalls(t.Calls, func(total int64) int64 {
-			if s := pxScale(opt.Width, total); s > 0 {
-				return int64(minWidthPx / s)
-			}
-			return 0
-		})
-	} else if s := pxScale(opt.Width, total); s > 0 {
-		root = merge(t, int64(minWidthPx/s))
+		root = mergeCalls(t.Calls, least)
 	} else {
-		root = Merge(t)
+		root = merge(t, least(total))
 	}
 	rects, maxDepth := graphRects(root, opt.Width, nil)
 	return writeSVG(w, rects, maxDepth, root.Total, 0, false, opt)
@@ -114,22 +114,35 @@ func WriteFlamechart(w io.Writer, t *trace.Trace, opt SVGOptions) error {
 	total := end - origin
 	scale := pxScale(opt.Width, total)
 	var rects []rect
+	rows := chartRows(t, func(s *trace.Span, depth, row int) bool {
+		if float64(s.Duration())*scale < minWidthPx && depth > 0 {
+			return false
+		}
+		rects = append(rects, rect{name: s.Name, kind: s.Kind, depth: row, x: s.Start - origin, w: s.Duration(), self: s.Self(), tooltipStart: t.Timed})
+		return true
+	})
+	return writeSVG(w, rects, rows-1, total, origin, true, opt)
+}
+
+// chartRows lays a trace's tracks out in time order, each track a band of
+// rows below the one before, a span on the row of its depth; visit gets
+// each span (depth 0: the track's root) and returning false leaves out
+// what is under it. It returns how many rows the bands take.
+func chartRows(t *trace.Trace, visit func(s *trace.Span, depth, row int) bool) int {
 	base := 0
 	for _, tr := range t.Tracks {
 		deepest := 0
 		tr.Walk(func(path []*trace.Span) bool {
-			s := path[len(path)-1]
-			if float64(s.Duration())*scale < minWidthPx && len(path) > 1 {
+			d := len(path) - 1
+			if !visit(path[d], d, base+d) {
 				return false
 			}
-			d := len(path) - 1
 			deepest = max(deepest, d)
-			rects = append(rects, rect{name: s.Name, kind: s.Kind, depth: base + d, x: s.Start - origin, w: s.Duration(), self: s.Self(), tooltipStart: t.Timed})
 			return true
 		})
 		base += deepest + 1
 	}
-	return writeSVG(w, rects, base-1, total, origin, true, opt)
+	return base
 }
 
 func pxScale(width int, total int64) float64 {
@@ -419,12 +432,17 @@ func appendColor(b []byte, kind trace.Kind, name string) []byte {
 	return append(b, ')')
 }
 
-// usedKinds lists the kinds the frames have, in legend order.
+// usedKinds lists the colour classes the frames have, in legend order.
 func usedKinds(rects []rect) []trace.Kind {
 	seen := map[trace.Kind]bool{}
 	for _, r := range rects {
 		seen[colorClass(r.kind, r.name)] = true
 	}
+	return legendOrder(seen)
+}
+
+// legendOrder lists the colour classes seen, in legend order.
+func legendOrder(seen map[trace.Kind]bool) []trace.Kind {
 	var ks []trace.Kind
 	for _, k := range kindOrder {
 		if seen[k] {

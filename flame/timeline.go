@@ -44,38 +44,29 @@ func newTimeline(t *trace.Trace) *timeline {
 	}
 	origin := t.Start()
 	index := map[string]int32{}
-	base := int32(0)
 	used := map[trace.Kind]bool{}
-	for _, tr := range t.Tracks {
-		tl.Tracks = append(tl.Tracks, tr.Name)
-		tl.Bands = append(tl.Bands, base)
-		deepest := int32(0)
-		tr.Walk(func(path []*trace.Span) bool {
-			s := path[len(path)-1]
-			n, ok := index[s.Name]
-			if !ok {
-				n = int32(len(tl.Names))
-				index[s.Name] = n
-				tl.Names = append(tl.Names, s.Name)
-				tl.Colors = append(tl.Colors, string(appendColor(nil, s.Kind, s.Name)))
-			}
-			d := int32(len(path) - 1)
-			deepest = max(deepest, d)
-			tl.Start = append(tl.Start, s.Start-origin)
-			tl.Dur = append(tl.Dur, max(s.Duration(), 0))
-			tl.Row = append(tl.Row, base+d)
-			tl.Name = append(tl.Name, n)
-			tl.Kind = append(tl.Kind, int8(s.Kind))
-			used[colorClass(s.Kind, s.Name)] = true
-			return true
-		})
-		base += deepest + 1
-	}
-	tl.Rows = base
-	for _, k := range kindOrder {
-		if used[k] {
-			tl.Legend = append(tl.Legend, legendKey{className(k), middleColor(k)})
+	tl.Rows = int32(chartRows(t, func(s *trace.Span, depth, row int) bool {
+		if depth == 0 {
+			tl.Tracks = append(tl.Tracks, s.Name)
+			tl.Bands = append(tl.Bands, int32(row))
 		}
+		n, ok := index[s.Name]
+		if !ok {
+			n = int32(len(tl.Names))
+			index[s.Name] = n
+			tl.Names = append(tl.Names, s.Name)
+			tl.Colors = append(tl.Colors, string(appendColor(nil, s.Kind, s.Name)))
+		}
+		tl.Start = append(tl.Start, s.Start-origin)
+		tl.Dur = append(tl.Dur, max(s.Duration(), 0))
+		tl.Row = append(tl.Row, int32(row))
+		tl.Name = append(tl.Name, n)
+		tl.Kind = append(tl.Kind, int8(s.Kind))
+		used[colorClass(s.Kind, s.Name)] = true
+		return true
+	}))
+	for _, k := range legendOrder(used) {
+		tl.Legend = append(tl.Legend, legendKey{className(k), middleColor(k)})
 	}
 	return tl
 }
