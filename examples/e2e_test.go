@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,6 +200,14 @@ func checkSelftest(t *testing.T, console string) {
 	}
 }
 
+// handOff is the name of a wait ended by work kernel_init handed off,
+// every waker named with the function that woke the next.
+var handOff = regexp.MustCompile(`, woken by \S+ \([A-Za-z_][\w.]*\)( <- \S+ \([A-Za-z_][\w.]*\))* <- kernel_init \([A-Za-z_][\w.]*\)$`)
+
+// wokenWithCaller is the name of a wait that says which task ended it and
+// where in that task.
+var wokenWithCaller = regexp.MustCompile(`, woken by \S+ \([A-Za-z_][\w.]*\)`)
+
 func testBootTraceUP(t *testing.T, version string) {
 	build := buildKernel(t, version, testKernel...)
 	// A virtio NIC on QEMU's isolated user network, so ip= configures it
@@ -207,18 +216,20 @@ func testBootTraceUP(t *testing.T, version string) {
 	tr, console := boot(t, build, env, "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off")
 	checkSelftest(t, console)
 	// Work kernel_init hands off and then waits for (a device node made by
-	// kdevtmpfs, say) names kernel_init as the end of the chain of wakers.
+	// kdevtmpfs, say) names kernel_init as the end of the chain of wakers,
+	// each link with the function that called for the wake-up:
+	// "woken by kdevtmpfs (devtmpfs_work_loop) <- kernel_init (devtmpfs_submit_req)".
 	handedOff := 0
 	for _, track := range tr.Tracks {
 		track.Walk(func(path []*trace.Span) bool {
-			if s := path[len(path)-1]; s.Kind == trace.KindOffCPU && strings.HasSuffix(s.Name, " <- kernel_init") {
+			if s := path[len(path)-1]; s.Kind == trace.KindOffCPU && handOff.MatchString(s.Name) {
 				handedOff++
 			}
 			return true
 		})
 	}
 	if handedOff == 0 {
-		t.Error("no wait of kernel_init ends a chain of wakers at kernel_init itself (work it handed off)")
+		t.Error("no wait of kernel_init ends a chain of wakers, each with its caller, at kernel_init itself (work it handed off)")
 	}
 
 	main := tr.Tracks[0]
@@ -349,6 +360,21 @@ func TestBootTraceSMP(t *testing.T) {
 	}
 	if woken == 0 || named == 0 {
 		t.Errorf("%d waits of kernel_init say who woke it, %d tasks are named: want some of each (tracks %v)", woken, named, trackNames(tr))
+	}
+	// What kernel_init waited for while it brought the CPUs up (the
+	// per-CPU kthreads it created, each waking it as it starts), named with
+	// the task that ended the wait and where.
+	var smpWaits []string
+	for _, path := range find(tr, "smp_init") {
+		path[len(path)-1].Walk(func(p []*trace.Span) bool {
+			if s := p[len(p)-1]; s.Kind == trace.KindOffCPU {
+				smpWaits = append(smpWaits, s.Name)
+			}
+			return true
+		})
+	}
+	if !slices.ContainsFunc(smpWaits, wokenWithCaller.MatchString) {
+		t.Errorf("no wait of kernel_init in smp_init names its waker and where it woke it: %q", smpWaits)
 	}
 	secondary := false
 	for _, m := range tr.Marks {

@@ -253,7 +253,7 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 	type wake struct {
 		span  *trace.Span
 		at    int64
-		waker int // -1: an interrupt or a timer
+		waker waker
 		// since is when kernel_init's previous wait ended: what it woke
 		// from then on, on its way to this wait, is what it handed off.
 		since int64
@@ -264,7 +264,7 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 	// time order: they lead from its waker back to what set it going.
 	type wokenAt struct {
 		at    int64
-		waker int
+		waker waker
 	}
 	othersWoken := map[int][]wokenAt{}
 	period := samplePeriod(recs, tsc0, hdr.TSCkHz)
@@ -289,7 +289,7 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 		}
 		at := cyclesToNs(r.tsc-tsc0, hdr.TSCkHz)
 		last = max(last, at)
-		if r.kind == 'I' && r.pid != 1 && (r.name == "woken" || r.name == "woken_irq") {
+		if r.kind == 'I' && r.pid != 1 && isWakeUp(r.name) {
 			othersWoken[r.pid] = append(othersWoken[r.pid], wokenAt{at, wakerOf(r)})
 			continue
 		}
@@ -318,7 +318,7 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 		}
 		tr.End = max(tr.End, at)
 		// A wake-up is taken on the waker's CPU, not the woken task's.
-		woken := r.kind == 'I' && (r.name == "woken" || r.name == "woken_irq")
+		woken := r.kind == 'I' && isWakeUp(r.name)
 		if n := len(onCPU[k]); !woken && (n == 0 || onCPU[k][n-1].CPU != r.cpu) {
 			onCPU[k] = append(onCPU[k], trace.CPUAt{Time: at, CPU: r.cpu})
 		}
@@ -436,6 +436,14 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 		}
 		return fmt.Sprintf("pid %d", pid)
 	}
+	// A link of a chain: the waker, and where it called for the wake-up
+	// when the patch recorded that.
+	link := func(w waker) string {
+		if w.caller == 0 {
+			return task(w.pid)
+		}
+		return task(w.pid) + " (" + frame(w.caller).Func + ")"
+	}
 	for _, ws := range othersWoken {
 		sort.SliceStable(ws, func(i, j int) bool { return ws[i].at < ws[j].at })
 	}
@@ -444,17 +452,17 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 		// that one, until an interrupt, kernel_init itself (which woke it
 		// on its way to the wait: work it handed off), a task that was
 		// already running when the wait began, or maxWakeChain links.
-		names := []string{task(w.waker)}
+		names := []string{link(w.waker)}
 		seen := map[int]bool{1: true}
-		for pid, at := w.waker, w.at; pid > 0 && !seen[pid] && len(names) < maxWakeChain; {
-			seen[pid] = true
-			ws := othersWoken[pid]
+		for by, at := w.waker, w.at; by.pid > 0 && !seen[by.pid] && len(names) < maxWakeChain; {
+			seen[by.pid] = true
+			ws := othersWoken[by.pid]
 			i := sort.Search(len(ws), func(i int) bool { return ws[i].at > at }) - 1
-			if i < 0 || ws[i].at < w.span.Start && (ws[i].waker != 1 || ws[i].at < w.since) {
+			if i < 0 || ws[i].at < w.span.Start && (ws[i].waker.pid != 1 || ws[i].at < w.since) {
 				break
 			}
-			pid, at = ws[i].waker, ws[i].at
-			names = append(names, task(pid))
+			by, at = ws[i].waker, ws[i].at
+			names = append(names, link(by))
 		}
 		w.span.Name += ", woken by " + strings.Join(names, " <- ")
 	}
@@ -568,12 +576,42 @@ const defaultSamplePeriod = 4_000_000
 // maxWakeChain bounds how far back a wait's wakers are followed.
 const maxWakeChain = 6
 
-// wakerOf is the pid a "woken" record names, or -1 for "woken_irq".
-func wakerOf(r bootRecord) int {
-	if r.name == "woken" && r.addr>>63 == 1 {
-		return int(r.addr &^ (1 << 63))
+// isWakeUp says whether an instant records a wake-up: "woken" (the waker's
+// pid), "woken_by" (its pid and caller, from later patches) or "woken_irq".
+func isWakeUp(name string) bool {
+	return name == "woken" || name == "woken_by" || name == "woken_irq"
+}
+
+// A waker is who a wake-up record names: a task's pid, or -1 for an
+// interrupt or a timer, and the code address that called for the wake-up
+// (0 when not recorded).
+type waker struct {
+	pid    int
+	caller uint64
+}
+
+// kernelTextTop is what every x86-64 kernel text address has in its upper
+// 32 bits (the kernel and modules run in the top 2 GiB), so "woken_by"
+// records only the lower 32.
+const kernelTextTop = 0xffffffff_00000000
+
+// wakerOf reads a wake-up record. "woken_irq" carries its caller whole;
+// "woken" and "woken_by" flag the pid as an argument with bit 63, as a
+// phase record does, and "woken_by" packs the pid into bits 32-62 and the
+// lower half of the caller into bits 0-31.
+func wakerOf(r bootRecord) waker {
+	arg := r.addr &^ (1 << 63)
+	switch {
+	case r.name == "woken_irq":
+		return waker{-1, r.addr}
+	case r.addr>>63 == 0:
+		return waker{pid: -1}
+	case r.name == "woken":
+		return waker{pid: int(arg)}
+	case r.name == "woken_by" && uint32(arg) != 0:
+		return waker{int(arg >> 32), kernelTextTop | arg&0xffffffff}
 	}
-	return -1
+	return waker{pid: int(arg >> 32)}
 }
 
 func samplePeriod(recs []bootRecord, tsc0, khz uint64) int64 {

@@ -420,6 +420,60 @@ func TestBootTraceKASLR(t *testing.T) {
 	}
 }
 
+// TestBootTraceWakerCallers follows wakers that say where they called for
+// the wake-up ("woken_by", the waker's pid and the lower half of its caller
+// in one address; "woken_irq" with its caller whole), under KASLR: the
+// chain names each waker with its caller, symbolized, and a waker whose
+// caller was not recorded with none.
+func TestBootTraceWakerCallers(t *testing.T) {
+	syms, err := symbolize.ReadSystemMap(strings.NewReader("ffffffff81000100 t rcu_gp_kthread\nffffffff81000200 t wakeme_after_rcu\nffffffff81000300 t process_timeout\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// KASLR offset 0x1000000: the kernel ran 16 MiB above System.map.
+	recs := []string{
+		"0 I 0 0 3e8 0 x86_64_start_kernel",       // 1000
+		"1 W 0 1 7d0 0 sleep",                     // 2000
+		"2 I 0 20 7e4 ffffffff82000310 woken_irq", // 2020: rcu_gp woken by a timer in process_timeout
+		"3 I 0 13 802 8000001482000110 woken_by",  // 2050: pid 13 woken by pid 20 in rcu_gp_kthread
+		"4 I 0 1 898 8000000d82000210 woken_by",   // 2200: kernel_init woken by pid 13 in wakeme_after_rcu
+		"5 X 0 1 8fc 0 sleep",                     // 2300
+		"6 W 0 1 960 0 sleep",                     // 2400
+		"7 I 0 1 9c4 8000000d00000000 woken_by",   // 2500: by pid 13, caller not found
+		"8 X 0 1 a28 0 sleep",                     // 2600
+		"9 W 0 1 a2e 0 sleep",                     // 2606
+		"10 I 0 1 a30 0 woken_irq",                // 2608: by an interrupt, caller not found
+		"11 X 0 1 a32 0 sleep",                    // 2610
+		"12 I 0 1 a8c 0 run_init_process",         // 2700
+		"13 I 0 13 2710 0 comm=kworker/0:1",       // 10000
+		"14 I 0 20 27d8 0 comm=rcu_gp",            // 10200
+	}
+	lines := []string{btLine(fmt.Sprintf("H 2 6.1.0 1000000 1 %d 0 2710 1000000 0", len(recs)))}
+	for _, r := range recs {
+		lines = append(lines, btLine(r))
+	}
+	lines = append(lines, btLine(fmt.Sprintf("Z %d 5000", len(recs))))
+	tr, err := Read(strings.NewReader(strings.Join(lines, "")), ReadOptions{Symbols: syms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waits []string
+	tr.Tracks[0].Walk(func(path []*trace.Span) bool {
+		if s := path[len(path)-1]; s.Kind == trace.KindOffCPU {
+			waits = append(waits, s.Name)
+		}
+		return true
+	})
+	want := []string{
+		"[off-cpu] sleeping, woken by kworker/0:1 (wakeme_after_rcu) <- rcu_gp (rcu_gp_kthread) <- an interrupt (process_timeout)",
+		"[off-cpu] sleeping, woken by kworker/0:1",
+		"[off-cpu] sleeping, woken by an interrupt",
+	}
+	if diff := cmp.Diff(want, waits); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
+	}
+}
+
 // TestBootTraceWakeups names kernel_init's waits by who ended them (the
 // "woken" instants the scheduler records, with the waker's pid), following
 // the wakers back through the other tasks' wake-ups during the wait
