@@ -46,8 +46,8 @@ test: deps check-generated
 check-generated:
 	@if ! command -v clang >/dev/null; then echo "check-generated: clang missing (scripts/install-deps.sh installs it as root); not checked"; \
 	elif ! git rev-parse --git-dir >/dev/null 2>&1; then echo "check-generated: not a git checkout; not checked"; \
-	else $(GO) generate ./ebpf >/dev/null && git diff --exit-code --stat -- ebpf/probes_x86_bpfel.go ebpf/probes_x86_bpfel.o ebpf/bpf/kinds.h || \
-		{ echo "check-generated: the committed BPF objects differ from ebpf/bpf/probes.c: run make generate and commit them"; exit 1; }; fi
+	else $(GO) generate ./ebpf >/dev/null && git diff --exit-code --stat -- ebpf/probes_x86_bpfel.go ebpf/probes_x86_bpfel.o ebpf/sample_x86_bpfel.go ebpf/sample_x86_bpfel.o ebpf/bpf/kinds.h || \
+		{ echo "check-generated: the committed BPF objects differ from ebpf/bpf/probes.c and sample.c: run make generate and commit them"; exit 1; }; fi
 	@if ! command -v protoc >/dev/null || ! command -v protoc-gen-go >/dev/null; then echo "check-generated: protoc or protoc-gen-go missing (apt-get install protobuf-compiler; go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12); Perfetto's Go code not checked"; \
 	elif git rev-parse --git-dir >/dev/null 2>&1; then $(GO) generate ./flame/perfettopb && git diff --quiet -I'^// .tprotoc' -- flame/perfettopb || \
 		{ echo "check-generated: the committed Go code differs from flame/perfettopb/perfetto_trace.proto: run make generate and commit it"; exit 1; }; fi

@@ -130,21 +130,11 @@ func withProbes(b *testing.B, follow bool, loop func(b *testing.B)) {
 		b.Fatal(err)
 	}
 	var events atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			ev, err := p.Read()
-			if errors.Is(err, ringbuf.ErrClosed) {
-				return
-			}
-			if err == nil {
-				events.Add(1)
-				pr := ev.Probe()
-				w.WriteProbe(&pr)
-			}
-		}
-	}()
+	done := drain(p, func(ev Event) {
+		events.Add(1)
+		pr := ev.Probe()
+		w.WriteProbe(&pr)
+	})
 	loop(b)
 	b.StopTimer()
 	lost, _, err := p.Counters()
@@ -161,4 +151,23 @@ func withProbes(b *testing.B, follow bool, loop func(b *testing.B)) {
 	if n > 0 {
 		b.ReportMetric(float64(size)/float64(n), "bytes/event")
 	}
+}
+
+// drain reads events into each until the probes are closed, and the
+// returned channel is closed.
+func drain(p *Probes, each func(Event)) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			ev, err := p.Read()
+			if errors.Is(err, ringbuf.ErrClosed) {
+				return
+			}
+			if err == nil {
+				each(ev)
+			}
+		}
+	}()
+	return done
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/boottrace/boottrace/trace/tracefile"
@@ -64,8 +65,10 @@ type Probes struct {
 	reader  *ringbuf.Reader
 	rec     ringbuf.Record
 	formats map[Kind]tracefile.Format
-	closed  bool // objs closed
-	cookie  uint64
+	// samplers are the guest sampler's attached programs (closed with links).
+	samplers []*ebpf.Program
+	closed   bool // objs closed
+	cookie   uint64
 	// Attached lists the tracepoints that attached; Missing says why the
 	// others did not (absent from this kernel, or refused).
 	Attached []string
@@ -139,6 +142,9 @@ type LoadOptions struct {
 	// RingBytes sizes the ring buffer the events pass through: a power of
 	// two, at least a page; 0 is DefaultRingBytes.
 	RingBytes int
+	// SamplePeriod, if not 0, loads the guest sampler too (bpf/sample.c):
+	// a guest call stack at most once per period on each vCPU thread.
+	SamplePeriod time.Duration
 }
 
 // DefaultRingBytes is the ring buffer's size unless told otherwise: about
@@ -164,7 +170,7 @@ func Load(opt LoadOptions) (*Probes, error) {
 	}
 	p := &Probes{formats: map[Kind]tracefile.Format{}, Missing: map[string]string{}}
 	for _, k := range tracefile.Kinds {
-		if k.Kind.Software() {
+		if !k.Kind.Tracepoint() {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, "events", k.Group, k.Event, "format"))
@@ -225,7 +231,7 @@ func Load(opt LoadOptions) (*Probes, error) {
 	progs := programs(&p.objs.probesPrograms)
 	for _, k := range tracefile.Kinds {
 		key := k.Kind.String()
-		if _, missing := p.Missing[key]; missing || k.Kind.Software() {
+		if _, missing := p.Missing[key]; missing || !k.Kind.Tracepoint() {
 			continue
 		}
 		l, err := link.Tracepoint(k.Group, k.Event, progs[k.Kind], nil)
@@ -239,6 +245,12 @@ func Load(opt LoadOptions) (*Probes, error) {
 	if len(p.links) == 0 {
 		p.Close()
 		return nil, fmt.Errorf("no tracepoint attached: %v", p.Missing)
+	}
+	if opt.SamplePeriod > 0 {
+		if err := p.loadSampler(uint64(opt.SamplePeriod.Nanoseconds())); err != nil {
+			p.Close()
+			return nil, err
+		}
 	}
 	for _, k := range tracefile.Kinds {
 		if !k.Kind.Software() {
@@ -481,6 +493,9 @@ func (p *Probes) decode(b []byte) (Event, error) {
 	f, ok := p.formats[ev.Kind]
 	if !ok {
 		return ev, fmt.Errorf("event of unknown kind %d", raw.Kind)
+	}
+	if ev.Kind == tracefile.KindGuestSample {
+		return ev, decodeGuestSample(b, &ev)
 	}
 	ev.Format = f
 	if ev.Kind == tracefile.KindIoctlEnter && raw.Arg != [32]byte{} {

@@ -20,7 +20,8 @@ import (
 func newRecordCmd() *cobra.Command {
 	var out, until string
 	var in inputFlags
-	var pid, bufferKiB int
+	var pid, bufferKiB, sampleHz int
+	var sampleGuest bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "record [-o FILE] [--vmlinux F | --system-map F] [--until REGEX] [--timeout D] -- VMM ARGS...",
@@ -61,6 +62,19 @@ other command reads it ("boottrace flame --chart boot.trace"). The guest's
 symbols given with --vmlinux or --system-map are checked and named in the
 file, so those commands use them without the flag.
 
+With --sample-guest, the guest's call stack is sampled from the host, at
+--sample-rate per vCPU: when KVM emulates a guest instruction (every one,
+on a host without hardware virtualization) or takes a VM exit (VMX, SVM;
+untested here), a BPF program reads the guest's RIP, RBP and CR3 from
+KVM's vCPU state and follows the guest's frame pointers through its page
+tables and KVM's memory slots. A guest kernel built with
+CONFIG_FRAME_POINTER=y (and CONFIG_UNWINDER_FRAME_POINTER=y) gives whole
+stacks; without frame pointers a sample is its RIP and whatever the
+frame-pointer register happens to point to. Samples are symbolized with
+--vmlinux or --system-map. It needs the kernel's BTF with KVM's types
+(/sys/kernel/btf/vmlinux). The samples, and how many walks ended early
+and why, are in every output.
+
 KVM's debugfs directory of each VM is read while it runs: the TSC offset
 and scaling ratio KVM applies (an exact guest clock where the tracepoint's
 offset is not the one in effect), and its counters, such as the page sizes
@@ -71,6 +85,7 @@ it mounts tracefs and debugfs if needed. It changes no global tracing switch.`,
 		Example: `  sudo boottrace record -o boot.trace -- qemu-system-x86_64 -M microvm -kernel bzImage ... -serial stdio
   sudo boottrace record --until 'login:' --timeout 30s -- firecracker --config-file vm.json
   sudo boottrace record --system-map System.map -o boot.trace -- ./boot.sh bzImage initrd -
+  sudo boottrace record --sample-guest --sample-rate 1000 --system-map System.map -- firecracker ...
   boottrace flame --chart -o boot.svg boot.trace`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if pid == 0 && len(args) == 0 {
@@ -105,6 +120,12 @@ it mounts tracefs and debugfs if needed. It changes no global tracing switch.`,
 				Console: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(), Stderr: cmd.ErrOrStderr(),
 				Until: re, Timeout: timeout, Progress: cmd.ErrOrStderr(),
 				Vmlinux: vmlinux, SystemMap: systemMap, RingBytes: bufferKiB << 10,
+			}
+			if sampleGuest {
+				if sampleHz <= 0 || sampleHz > 1_000_000 {
+					return fmt.Errorf("--sample-rate %d: give a rate from 1 to 1000000 Hz", sampleHz)
+				}
+				opt.SamplePeriod = time.Second / time.Duration(sampleHz)
 			}
 			// Everything that can fail before the recording begins is
 			// checked before the trace file is touched.
@@ -156,5 +177,7 @@ it mounts tracefs and debugfs if needed. It changes no global tracing switch.`,
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop (and stop the VMM) after this long, e.g. 30s")
 	cmd.Flags().IntVar(&pid, "pid", 0, "attach to a running VMM instead of starting one")
 	cmd.Flags().IntVarP(&bufferKiB, "buffer-size", "b", 16<<10, "size the ring buffer the probes' events pass through, in `KiB` (a power of two); a bigger one rides out longer bursts (lost events are counted either way)")
+	cmd.Flags().BoolVar(&sampleGuest, "sample-guest", false, "sample the guest's call stacks from the host (frame pointers; needs the kernel's BTF)")
+	cmd.Flags().IntVar(&sampleHz, "sample-rate", 1000, "with --sample-guest: samples per second per vCPU, in `HZ`")
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,19 +18,7 @@ import (
 // Ctrl-C (SIGINT) or SIGTERM while the VMM runs: it must stop the VMM, say
 // why, and leave a complete trace file.
 func TestRecordSignals(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("boottrace record needs root")
-	}
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skip("no /dev/kvm for the test VMM")
-	}
-	dir := t.TempDir()
-	bin, vmm := filepath.Join(dir, "boottrace"), filepath.Join(dir, "minivmm")
-	for pkg, out := range map[string]string{".": bin, "../../ebpf/testdata/minivmm": vmm} {
-		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
-		}
-	}
+	dir, bin, vmm := buildForRecord(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			file := filepath.Join(dir, "boot.trace")
@@ -175,5 +164,54 @@ func TestRecordInPidNamespace(t *testing.T) {
 	}
 	if !strings.HasPrefix(tr.Tracks[0].Name, "vmm main") {
 		t.Errorf("first track %q, want the VMM's main thread", tr.Tracks[0].Name)
+	}
+}
+
+// buildForRecord builds boottrace and the test VMM into a temporary
+// directory, skipping where boottrace record cannot run.
+func buildForRecord(t *testing.T) (dir, bin, vmm string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("boottrace record needs root")
+	}
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skip("no /dev/kvm for the test VMM")
+	}
+	dir = t.TempDir()
+	bin, vmm = filepath.Join(dir, "boottrace"), filepath.Join(dir, "minivmm")
+	for pkg, out := range map[string]string{".": bin, "../../ebpf/testdata/minivmm": vmm} {
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	return dir, bin, vmm
+}
+
+// TestRecordSampleGuest runs "boottrace record --sample-guest" as a user
+// would, on the test VMM's call-tree guest, and draws the recording: the
+// folded flamegraph has the guest's stacks, named from the System.map
+// given to record (the trace file names it for flame).
+func TestRecordSampleGuest(t *testing.T) {
+	dir, bin, vmm := buildForRecord(t)
+	symbols, file := filepath.Join(dir, "System.map"), filepath.Join(dir, "boot.trace")
+	if out, err := exec.Command(vmm, "-stacks", "1", "-symbols", symbols).CombinedOutput(); err != nil {
+		t.Fatalf("minivmm: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "record", "--sample-guest", "--sample-rate", "0", "--", vmm).CombinedOutput(); err == nil || !strings.Contains(string(out), "--sample-rate 0") {
+		t.Errorf("--sample-rate 0 taken: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "record", "--sample-guest", "--sample-rate", "2000", "--system-map", symbols, "-o", file, "--", vmm, "-stacks", "300").CombinedOutput()
+	if err != nil {
+		if strings.Contains(string(out), "the guest sampler attached to no hook") {
+			t.Skipf("no guest sampler on this kernel:\n%s", out)
+		}
+		t.Fatalf("record: %v\n%s", err, out)
+	}
+	folded, err := exec.Command(bin, "flame", "--all", "--folded", file).Output()
+	if err != nil {
+		t.Fatalf("flame: %v", err)
+	}
+	if !regexp.MustCompile(`(?m)^guest stacks \(vcpu thread \d+\);main;a;b;spin \d+$`).Match(folded) {
+		t.Errorf("no main;a;b;spin stack under a guest stacks track:\n%s", folded)
 	}
 }

@@ -21,4 +21,5 @@ enum event_kind {
 	KIND_MINOR_FAULT_DONE = 17, // software:minor-faults
 	KIND_MAJOR_FAULT_DONE = 18, // software:major-faults
 	KIND_PAGE_ALLOC = 19, // kmem:mm_page_alloc
+	KIND_GUEST_SAMPLE = 20, // boottrace:guest_sample
 };

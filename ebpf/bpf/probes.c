@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "kinds.h"
+#include "shared.h"
 
 char __license[] SEC("license") = "Dual MIT/GPL";
 
@@ -31,18 +32,6 @@ struct event {
 // Force emitting struct event into the ELF for bpf2go.
 const struct event *unused_event __attribute__((unused));
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24);
-} events SEC(".maps");
-
-// tgids to follow: the VMM and the processes it forks.
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} tgids SEC(".maps");
 
 // Thread ids of followed tgids, to see a VMM thread being switched in
 // (sched_switch runs in the context of the thread switched out).
@@ -73,17 +62,6 @@ struct {
 	__type(value, __u8);
 } pending SEC(".maps");
 
-// counters[0]: events lost to a full ring buffer; counters[1 + kind]: events per kind;
-// counters[COUNT_FOLLOW_FAILED]: threads or processes that could not be followed (map full);
-// counters[COUNT_SEQ]: events this CPU tried to write, lost ones included.
-#define COUNT_SEQ 62
-#define COUNT_FOLLOW_FAILED 63
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
 
 // emulated[guest RIP]: instructions KVM emulated there (kvm_emulate_insn).
 struct {
@@ -108,18 +86,9 @@ volatile const __u64 announce_cookie = 0;
 #define KVM_SET_USER_MEMORY_REGION 0x4020ae46
 #define KVM_SET_USER_MEMORY_REGION2 0x40a0ae49 // its first 32 bytes are the same
 
-static __always_inline void count(__u32 idx)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
-	if (c)
-		(*c)++;
-}
-
 static __always_inline struct event *reserve(__u16 kind, __u64 id)
 {
-	__u32 idx = COUNT_SEQ;
-	__u64 *seq = bpf_map_lookup_elem(&counters, &idx);
-	__u32 n = seq ? (__u32)++*seq : 0;
+	__u32 n = next_seq();
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
@@ -160,12 +129,6 @@ static __always_inline int submit(void *ctx, __u16 kind, __u64 id)
 			bpf_probe_read_user(e->arg, sizeof(e->arg), (void *)arg);
 	}
 	return commit(e);
-}
-
-static __always_inline int followed(__u64 id)
-{
-	__u32 tgid = id >> 32;
-	return bpf_map_lookup_elem(&tgids, &tgid) != 0;
 }
 
 static __always_inline int emit(void *ctx, __u16 kind)

@@ -40,6 +40,9 @@ type Options struct {
 	Vmlinux, SystemMap string
 	// RingBytes sizes the probes' ring buffer (ebpf.LoadOptions); 0: the default.
 	RingBytes int
+	// SamplePeriod, if not 0, samples the guest's call stack from the host
+	// at most once per period on each vCPU thread (ebpf.LoadOptions).
+	SamplePeriod time.Duration
 }
 
 // Result says how a recording went.
@@ -71,6 +74,8 @@ func Check(opt Options) error {
 		return errors.New("give either a VMM command or --pid, not both")
 	case opt.RingBytes < 0 || opt.RingBytes&(opt.RingBytes-1) != 0 || opt.RingBytes > 0 && opt.RingBytes < os.Getpagesize():
 		return fmt.Errorf("buffer of %d bytes: give a power of two of at least %d", opt.RingBytes, os.Getpagesize())
+	case opt.SamplePeriod < 0:
+		return fmt.Errorf("sample period %s: give a positive period, or 0 for none", opt.SamplePeriod)
 	case opt.PID < 0:
 		return fmt.Errorf("--pid %d: not a process id", opt.PID)
 	case opt.PID > 0:

@@ -121,7 +121,7 @@ func Record(ctx context.Context, opt Options) (res Result, err error) {
 	if err := Check(opt); err != nil {
 		return res, err
 	}
-	p, err := ebpf.Load(ebpf.LoadOptions{RingBytes: opt.RingBytes})
+	p, err := ebpf.Load(ebpf.LoadOptions{RingBytes: opt.RingBytes, SamplePeriod: opt.SamplePeriod})
 	if err != nil {
 		return res, err
 	}

@@ -135,6 +135,10 @@ type recBuilder struct {
 	debugfsSeen bool
 	// pages counts the host's page allocations by order.
 	pages map[int64]int
+	// samples are the guest stacks sampled on each vCPU thread;
+	// samplesNoRIP and samplesBad count those left out.
+	samples                  map[uint32][]guestSample
+	samplesNoRIP, samplesBad int
 }
 
 // pageSize names the size of a page allocation of the given order.
@@ -453,6 +457,9 @@ func (rb *recBuilder) event(h *heldEvent) {
 		case tracefile.KindEmulateInsn:
 			rb.thread(e.TID, e.Time)
 			rb.emulated[uint64(f("rip"))]++
+		case tracefile.KindGuestSample:
+			rb.thread(e.TID, e.Time)
+			rb.sample(e)
 		case tracefile.KindUserspaceExit:
 			th := rb.thread(e.TID, e.Time)
 			th.exit = exitReason(f("reason"))

@@ -135,6 +135,11 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 func (rb *recBuilder) build(guest, other *bootCollector, skips *trace.Skips, end *tracefile.End, opt ReadOptions) {
 	rb.finish()
 	guestStart := rb.guest(guest, other, skips, opt)
+	var kaslr uint64
+	if guest != nil && guest.hdr != nil {
+		kaslr = guest.hdr.KASLR
+	}
+	rb.sampleTracks(kaslr)
 	rb.setup(guestStart)
 	rb.notes(end)
 }

@@ -110,12 +110,14 @@ func FuzzReadRecording(f *testing.F) {
 	w, _ := tracefile.NewWriter(&v2, tracefile.Header{PID: 7, Formats: map[string]tracefile.Format{
 		"syscalls:sys_enter_ioctl": {{Name: "fd", Offset: 16, Size: 8}, {Name: "cmd", Offset: 24, Size: 8}},
 		"syscalls:sys_exit_ioctl":  {{Name: "ret", Offset: 16, Size: 8, Signed: true}},
+		"boottrace:guest_sample":   tracefile.GuestSampleFormat,
 	}})
 	w.Write(tracefile.Event{Time: 1000, Kind: "sched:sched_process_exec", TGID: 7, TID: 7})
 	raw := make([]byte, 32)
 	raw[24], raw[25] = 0x80, 0xae
 	w.WriteProbe(&tracefile.Probe{Time: 2000, Kind: tracefile.KindIoctlEnter, TGID: 7, TID: 7, Seq: 1, Raw: raw})
 	w.WriteProbe(&tracefile.Probe{Time: 3000, Kind: tracefile.KindIoctlExit, TGID: 7, TID: 7, Seq: 2, Raw: make([]byte, 24)})
+	w.WriteProbe(&tracefile.Probe{Time: 3500, Kind: tracefile.KindGuestSample, TGID: 7, TID: 7, Seq: 3, Raw: guestSampleRaw(0x1000, walkDone, 0x2000)})
 	w.Flush()
 	f.Add(v2.Bytes())
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -32,6 +32,7 @@ const (
 	KindMinorFaultDone
 	KindMajorFaultDone
 	KindPageAlloc
+	KindGuestSample
 	kindEnd
 )
 
@@ -39,7 +40,8 @@ const (
 type KindInfo struct {
 	Kind Kind
 	// Group and Event name the tracepoint ("kvm", "kvm_pio"), or
-	// "software" and the perf event's name as perf list gives it.
+	// "software" and the perf event's name as perf list gives it, or
+	// "boottrace" and an event of boottrace's own (a guest stack sample).
 	Group, Event string
 	// C is the kind's constant in bpf/kinds.h.
 	C string
@@ -66,11 +68,18 @@ var Kinds = []KindInfo{
 	{KindMinorFaultDone, "software", "minor-faults", "KIND_MINOR_FAULT_DONE"},
 	{KindMajorFaultDone, "software", "major-faults", "KIND_MAJOR_FAULT_DONE"},
 	{KindPageAlloc, "kmem", "mm_page_alloc", "KIND_PAGE_ALLOC"},
+	{KindGuestSample, "boottrace", "guest_sample", "KIND_GUEST_SAMPLE"},
 }
 
 // Software reports whether the kind is a perf software event rather than
 // a tracepoint.
 func (k Kind) Software() bool { return k.valid() && Kinds[k-1].Group == "software" }
+
+// Tracepoint reports whether the kind's events come from a tracepoint of
+// that name (and its record's layout from the tracepoint's format file).
+func (k Kind) Tracepoint() bool {
+	return k.valid() && Kinds[k-1].Group != "software" && Kinds[k-1].Group != "boottrace"
+}
 
 func (k Kind) valid() bool { return k >= 1 && k < kindEnd }
 
@@ -108,3 +117,9 @@ func CHeader() string {
 	b.WriteString("};\n")
 	return b.String()
 }
+
+// GuestSampleFormat lays out a guest sample's record (boottrace:guest_sample,
+// from the guest sampler): the guest's RIP, the walk's status (bits 0-7:
+// how many return addresses follow, 8-15: why the walk ended), then the
+// return addresses, 8 bytes each, innermost first.
+var GuestSampleFormat = Format{{Name: "rip", Offset: 0, Size: 8}, {Name: "status", Offset: 8, Size: 8}}

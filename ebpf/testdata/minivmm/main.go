@@ -6,7 +6,9 @@
 // tests run it under their probes; its flags give them what a real VMM
 // does to the host: guest memory populated on first touch (-touch, -thp),
 // a scaled guest TSC (-tsc-khz), thread churn (-churn), floods of exits
-// (-records).
+// (-records). With -stacks it runs another guest instead: a call tree with
+// frame pointers at kernel-like virtual addresses (stacks.S), for the
+// guest sampler, and writes its symbols as a System.map (-symbols).
 package main
 
 //go:generate ./gen.sh
@@ -49,6 +51,13 @@ const (
 	pml4     = 0x1000
 	// touchAddr is where the memory -touch adds starts, guest-physical.
 	touchAddr = memSize
+
+	// The -stacks guest's code and stack: guest-physical, and where its
+	// page tables map them, in the top 2 GiB as a Linux kernel's text.
+	stacksCodeAddr = 0x10000
+	stacksStack    = 0x20000 // 4 pages
+	stacksVA       = 0xffffffff81000000
+	stacksStackVA  = stacksVA + 0x10000
 )
 
 type segment struct {
@@ -96,6 +105,9 @@ var (
 	churn      *int
 	noFlush    *bool
 	remap      *bool
+	stacks     *int
+	spin       *int
+	symbols    *string
 )
 
 // init keeps the set-up on the process's main thread, as a VMM written in
@@ -114,6 +126,9 @@ func main() {
 	churn = flag.Int("churn", 0, "start this many threads, one after another, each exiting at once, before the VM is made")
 	noFlush = flag.Bool("no-flush", false, "print no BOOT_TRACE flush at the end (a second VMM on the same console)")
 	remap = flag.Bool("remap", false, "with -touch, once the guest has run: fail to add an overlapping slot, delete the -touch slot, and write both memories again from the VMM (faults on the VMM's own memory now)")
+	stacks = flag.Int("stacks", 0, "run the call-tree guest (stacks.S) for this many milliseconds of guest TSC instead of the records guest, and print no flush")
+	spin = flag.Int("spin", 2000, "with -stacks: c's spin loop's iterations in a round (b's are twice as many)")
+	symbols = flag.String("symbols", "", "with -stacks: write the guest's symbols to this file, as a System.map")
 	flag.Parse()
 	time.Sleep(*delay)
 	churnThreads(*churn)
@@ -158,6 +173,11 @@ func run() error {
 		binary.LittleEndian.PutUint64(mem[0x3000+8*i:], i<<21|0x83)
 	}
 	copy(mem[codeAddr:], guestCode)
+	if *stacks > 0 {
+		if err := mapStacksGuest(mem); err != nil {
+			return err
+		}
+	}
 
 	size, err := ioctl(kvm.Fd(), kvmGetVCPUMmapSize, 0)
 	if err != nil {
@@ -198,6 +218,11 @@ func run() error {
 		if i > 0 {
 			rg.RBX = 0 // one vCPU touches the memory
 		}
+		if *stacks > 0 {
+			// The stack's top word stays 0: main's return address, where
+			// a frame-pointer walk ends.
+			rg = regs{RIP: stacksVA, RSP: stacksStackVA + 4*4096 - 8, RFLAGS: 2, R10: uint64(*spin)}
+		}
 		if _, err := ioctl(fd, kvmSetRegs, uintptr(unsafe.Pointer(&rg))); err != nil {
 			return fmt.Errorf("KVM_SET_REGS: %w", err)
 		}
@@ -208,6 +233,13 @@ func run() error {
 		}
 		if khz, err = ioctl(fd, kvmGetTSCKHz, 0); err != nil {
 			return fmt.Errorf("KVM_GET_TSC_KHZ: %w", err)
+		}
+		if *stacks > 0 {
+			// How long the -stacks guest runs, in its TSC's cycles.
+			rg.R11 = uint64(khz) * uint64(*stacks)
+			if _, err := ioctl(fd, kvmSetRegs, uintptr(unsafe.Pointer(&rg))); err != nil {
+				return fmt.Errorf("KVM_SET_REGS: %w", err)
+			}
 		}
 		vcpus[i] = &vcpu{fd: fd, run: runMem}
 	}
@@ -265,7 +297,7 @@ func run() error {
 			return err
 		}
 	}
-	if *noFlush {
+	if *noFlush || *stacks > 0 {
 		return nil
 	}
 	var serials []string
@@ -298,6 +330,36 @@ func writePages(mem []byte) {
 	for i := 0; i < len(mem); i += 4096 {
 		mem[i] = 1
 	}
+}
+
+// mapStacksGuest puts the -stacks guest's code and stack in guest memory
+// and maps them at stacksVA through 4-level page tables of 4 KiB pages
+// (PML4 entry 511, PDPT entry 510, PD entry 8), beside the identity map
+// of the first GiB, and writes its symbols where -symbols says.
+func mapStacksGuest(mem []byte) error {
+	const pdpt, pd, pt = 0x4000, 0x5000, 0x6000
+	put := func(at, v uint64) { binary.LittleEndian.PutUint64(mem[at:], v) }
+	put(pml4+8*(stacksVA>>39&511), pdpt|3)
+	put(pdpt+8*(stacksVA>>30&511), pd|3)
+	put(pd+8*(stacksVA>>21&511), pt|3)
+	put(pt+8*(stacksVA>>12&511), stacksCodeAddr|3)
+	for i := range uint64(4) {
+		put(pt+8*(stacksStackVA>>12&511+i), stacksStack+i*4096|3)
+	}
+	copy(mem[stacksCodeAddr:], stacksCode)
+	if *symbols == "" {
+		return nil
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(stacksSymbols), "\n") {
+		f := strings.Fields(l)
+		off, err := strconv.ParseUint(f[0], 16, 64)
+		if err != nil || len(f) != 3 {
+			return fmt.Errorf("symbol line %q", l)
+		}
+		fmt.Fprintf(&b, "%016x %s %s\n", stacksVA+off, f[1], f[2])
+	}
+	return os.WriteFile(*symbols, []byte(b.String()), 0o644)
 }
 
 // remapTouchMemory does what a VMM does when it remaps guest memory: a
