@@ -332,7 +332,9 @@ func (b *Budget) finish(t *trace.Trace, root *trace.Span) {
 				name = fmt.Sprintf("%s ×%d", c.Name, n)
 			}
 			b.Chain = append(b.Chain, Link{Name: name, Kind: c.Kind.String(), Depth: depth, Start: c.Start, Duration: d})
-			if n == 1 && depth < 3 {
+			// Four levels, and always into a wait: what ended it (who
+			// woke kernel_init, and from where) is its child.
+			if n == 1 && (depth < 3 || c.Kind == trace.KindWait) {
 				visit(c, depth+1)
 			}
 		}
