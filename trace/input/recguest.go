@@ -232,43 +232,20 @@ func (rb *recBuilder) monoOfTSC(tsc uint64) int64 {
 // the guest's first track is used. The work leaves the vCPU thread, so
 // that no time is counted twice: there, the time is the vCPU thread's own.
 func (rb *recBuilder) hostInGuest(guest []trace.Track) {
-	var vcpus []*thread
-	for _, tid := range rb.order {
-		if th := rb.threads[tid]; th.vcpu {
-			vcpus = append(vcpus, th)
-		}
-	}
+	vcpus, cpus, ok := rb.vcpuCPUs()
 	if len(vcpus) == 0 || len(guest) == 0 {
 		return
 	}
-	if len(vcpus) > 1 {
-		for _, th := range vcpus {
-			if th.vcpuID < 0 {
-				rb.t.Notes = append(rb.t.Notes, "host exits stay on the VMM's vCPU threads: the recording does not say which vCPU each thread ran")
-				return
-			}
-		}
-	}
-	// The guest numbers its CPUs in the order of the firmware's table,
-	// which VMMs write in vCPU id order (on x86 the id is the APIC id,
-	// which may have gaps): the k-th smallest id runs guest CPU k.
-	ids := slices.Sorted(maps.Values(rb.vcpuFDs))
-	ids = slices.Compact(ids)
-	cpuOf := func(id int) int {
-		if i, ok := slices.BinarySearch(ids, id); ok {
-			return i
-		}
-		return id
+	if !ok {
+		rb.t.Notes = append(rb.t.Notes, "host exits stay on the VMM's vCPU threads: the recording does not say which vCPU each thread ran")
+		return
 	}
 	placed := 0
 	for _, th := range vcpus {
-		cpu := cpuOf(th.vcpuID)
-		if len(vcpus) == 1 && th.vcpuID < 0 {
-			cpu = 0
-		}
+		cpu := cpus[th.tid]
 		for j := range rb.t.Tracks {
 			if rb.t.Tracks[j].Span == th.track {
-				rb.t.Tracks[j].CPU = cpu
+				rb.t.Tracks[j].CPU = max(cpu, 0)
 			}
 		}
 		var moved []*trace.Span
@@ -277,16 +254,8 @@ func (rb *recBuilder) hostInGuest(guest []trace.Track) {
 			if s.Kind != trace.KindHost {
 				return true
 			}
-			var root *trace.Span
-			for _, g := range guest {
-				if (len(vcpus) == 1 && th.vcpuID < 0) || g.CPUAt(s.Start) == cpu {
-					if g.Start <= s.Start && s.End <= g.End {
-						root = g.Span
-						break
-					}
-				}
-			}
-			if root == nil {
+			root := guestAt(guest, cpu, s.Start)
+			if root == nil || s.End > root.End {
 				return false
 			}
 			// The deepest guest span holding the host work.
@@ -317,6 +286,49 @@ func (rb *recBuilder) hostInGuest(guest []trace.Track) {
 		}
 		rb.t.Notes = append(rb.t.Notes, fmt.Sprintf("%d host exits moved from the vCPU threads under the guest spans they interrupted", placed))
 	}
+}
+
+// vcpuCPUs finds the VMM's vCPU threads and the guest CPU each runs. The
+// guest numbers its CPUs in the order of the firmware's table, which VMMs
+// write in vCPU id order (on x86 the id is the APIC id, which may have
+// gaps): the k-th smallest id runs guest CPU k. One vCPU whose id is not
+// known runs CPU 0 (anyCPU: whatever the guest's records say); ok is false
+// when there are several and one's id is not known.
+func (rb *recBuilder) vcpuCPUs() (vcpus []*thread, cpus map[uint32]int, ok bool) {
+	for _, tid := range rb.order {
+		if th := rb.threads[tid]; th.vcpu {
+			vcpus = append(vcpus, th)
+		}
+	}
+	ids := slices.Compact(slices.Sorted(maps.Values(rb.vcpuFDs)))
+	cpus = map[uint32]int{}
+	for _, th := range vcpus {
+		switch i, found := slices.BinarySearch(ids, th.vcpuID); {
+		case th.vcpuID < 0 && len(vcpus) == 1:
+			cpus[th.tid] = anyCPU
+		case th.vcpuID < 0:
+			return vcpus, nil, false
+		case found:
+			cpus[th.tid] = i
+		default:
+			cpus[th.tid] = th.vcpuID
+		}
+	}
+	return vcpus, cpus, true
+}
+
+// anyCPU is the guest CPU of a lone vCPU whose id is not known: the guest
+// track that covers a moment is its, whatever CPU the guest says.
+const anyCPU = -2
+
+// guestAt is the guest track that ran on guest CPU cpu at host time at.
+func guestAt(guest []trace.Track, cpu int, at int64) *trace.Span {
+	for _, g := range guest {
+		if (cpu == anyCPU || g.CPUAt(at) == cpu) && g.Start <= at && at <= g.End {
+			return g.Span
+		}
+	}
+	return nil
 }
 
 // removeSpans takes the given spans out of the tree under s.

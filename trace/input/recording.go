@@ -134,12 +134,18 @@ func readRecording(lr *lineReader, opt ReadOptions) (*trace.Trace, error) {
 // notes say what all of it found.
 func (rb *recBuilder) build(guest, other *bootCollector, skips *trace.Skips, end *tracefile.End, opt ReadOptions) {
 	rb.finish()
+	var guestTracks []trace.Track
 	guestStart := rb.guest(guest, other, skips, opt)
+	for _, tr := range rb.t.Tracks {
+		if tr.Source == "guest" {
+			guestTracks = append(guestTracks, tr)
+		}
+	}
 	var kaslr uint64
 	if guest != nil && guest.hdr != nil {
 		kaslr = guest.hdr.KASLR
 	}
-	rb.sampleTracks(kaslr)
+	rb.placeSamples(guestTracks, kaslr)
 	rb.setup(guestStart)
 	rb.notes(end)
 }

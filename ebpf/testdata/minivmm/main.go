@@ -126,7 +126,7 @@ func main() {
 	churn = flag.Int("churn", 0, "start this many threads, one after another, each exiting at once, before the VM is made")
 	noFlush = flag.Bool("no-flush", false, "print no BOOT_TRACE flush at the end (a second VMM on the same console)")
 	remap = flag.Bool("remap", false, "with -touch, once the guest has run: fail to add an overlapping slot, delete the -touch slot, and write both memories again from the VMM (faults on the VMM's own memory now)")
-	stacks = flag.Int("stacks", 0, "run the call-tree guest (stacks.S) for this many milliseconds of guest TSC instead of the records guest, and print no flush")
+	stacks = flag.Int("stacks", 0, "run the call-tree guest (stacks.S) for this many milliseconds of guest TSC instead of the records guest (its flush: one span from its first record to its last)")
 	spin = flag.Int("spin", 2000, "with -stacks: c's spin loop's iterations in a round (b's are twice as many)")
 	symbols = flag.String("symbols", "", "with -stacks: write the guest's symbols to this file, as a System.map")
 	flag.Parse()
@@ -297,7 +297,7 @@ func run() error {
 			return err
 		}
 	}
-	if *noFlush || *stacks > 0 {
+	if *noFlush {
 		return nil
 	}
 	var serials []string
