@@ -7,6 +7,9 @@
 #   on       CONFIG_BOOT_TRACE=y, recording during the boot
 #   off      the same kernel booted with boottrace=off
 #   without  CONFIG_BOOT_TRACE=n (no hook compiled in: an unpatched kernel)
+#   fp       "without" with frame pointers (framepointer.config), as a
+#            guest profiled with record --sample-guest is built: what
+#            frame pointers cost the kernel itself
 # For each: the boot up to "Write protecting the kernel read-only data"
 # (mark_readonly, the last step before init), and after the boot the
 # guest init's 20,000 pipe round trips between two processes (40,000
@@ -26,6 +29,9 @@ trap 'rm -rf "$tmp"' EXIT
 echo "CONFIG_BOOT_TRACE=n" > "$tmp/no-boottrace.config"
 on=$("$ex/kernel/build.sh" "$version" --patch "$patch" "$cfg/microvm.config" "$cfg/smp.config" "$cfg/boottrace.config")
 without=$("$ex/kernel/build.sh" "$version" --patch "$patch" "$cfg/microvm.config" "$cfg/smp.config" "$cfg/boottrace.config" "$tmp/no-boottrace.config")
+fp=$("$ex/kernel/build.sh" "$version" --patch "$patch" "$cfg/microvm.config" "$cfg/smp.config" "$cfg/boottrace.config" "$tmp/no-boottrace.config" "$cfg/framepointer.config")
+grep -q '^CONFIG_FRAME_POINTER=y' "$fp/.config" && grep -q '^CONFIG_UNWINDER_FRAME_POINTER=y' "$fp/.config" ||
+	{ echo "measure-overhead.sh: the fp kernel has no frame pointers" >&2; exit 1; }
 grep -q '^CONFIG_BOOT_TRACE=y' "$on/.config" && ! grep -q '^CONFIG_BOOT_TRACE=y' "$without/.config" ||
 	{ echo "measure-overhead.sh: the two configs do not differ in CONFIG_BOOT_TRACE" >&2; exit 1; }
 "$ex/init/mkinitramfs.sh" "$tmp/initramfs.cpio.gz"
@@ -47,11 +53,12 @@ for i in $(seq "$runs"); do
 	one on "$on" boottrace=console
 	one off "$on" boottrace=off
 	one without "$without"
+	one fp "$fp"
 done
 bw=$(col 1 without); sw=$(col 2 without)
 echo "Linux $version under QEMU -icount (1 ns = 1 guest instruction), median of $runs:"
 echo "  variant              boot to mark_readonly  ratio   20,000 round trips after it  ratio"
-for v in on off without; do
+for v in on off without fp; do
 	b=$(col 1 $v); s=$(col 2 $v)
 	printf '  %-20s %14s ns  %6s %22s ns  %6s\n' "$v" "$b" "$(echo "$b $bw" | awk '{printf "%.4f", $1/$2}')" "$s" "$(echo "$s $sw" | awk '{printf "%.4f", $1/$2}')"
 done
