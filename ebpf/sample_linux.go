@@ -12,7 +12,7 @@ import (
 )
 
 // ErrNoSampler is returned when the guest sampler cannot run on this kernel.
-var ErrNoSampler = errors.New("the guest sampler attached to no hook: it needs the kernel's BTF with KVM's types (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y), KVM built in or its module loaded (its types in /sys/kernel/btf/kvm), and kvm_emulate_insn or kvm_exit")
+var ErrNoSampler = errors.New("the guest sampler attached to no hook: it needs the kernel's BTF with KVM's types (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y), KVM built in or its module loaded (its types in /sys/kernel/btf/kvm), KVM's memory slots as Linux 5.17 and later keep them (a gfn tree), and kvm_emulate_insn or kvm_exit")
 
 // sampleHooks are where the guest sampler (bpf/sample.c) runs, by program:
 // kvm_emulate_insn where KVM emulates the guest (here, every instruction:
