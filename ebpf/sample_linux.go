@@ -15,8 +15,8 @@ import (
 var ErrNoSampler = errors.New("the guest sampler attached to no hook: it needs the kernel's BTF with KVM's types (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y), KVM built in or its module loaded (its types in /sys/kernel/btf/kvm), KVM's memory slots as Linux 5.17 and later keep them (a gfn tree), and kvm_emulate_insn or kvm_exit")
 
 // sampleHooks are where the guest sampler (bpf/sample.c) runs, by program:
-// kvm_emulate_insn where KVM emulates the guest (here, every instruction:
-// nested software virtualization), kvm_exit on VMX and SVM hosts.
+// kvm_emulate_insn where KVM emulates the guest (every instruction on a
+// host without hardware virtualization), kvm_exit on VMX and SVM hosts.
 var sampleHooks = []struct{ prog, tracepoint string }{
 	{"sample_emulate", "kvm_emulate_insn"},
 	{"sample_exit", "kvm_exit"},
