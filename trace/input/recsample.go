@@ -198,6 +198,13 @@ func (rb *recBuilder) placeSamples(guest []trace.Track, kaslr uint64) {
 	if len(why) > 0 {
 		note += "; walks that ended early: " + strings.Join(why, ", ")
 	}
+	early := 0
+	for _, n := range ends {
+		early += n
+	}
+	if 2*early > total-hidden-after {
+		note += " (most walks ended early: a guest kernel without frame pointers gives little more than RIP; build it with CONFIG_FRAME_POINTER=y, CONFIG_UNWINDER_FRAME_POINTER=y)"
+	}
 	if rb.samplesNoRIP+rb.samplesBad > 0 {
 		note += fmt.Sprintf("; left out: %d without RIP, %d unreadable", rb.samplesNoRIP, rb.samplesBad)
 	}

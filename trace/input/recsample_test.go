@@ -24,6 +24,33 @@ func guestSampleRaw(rip uint64, end walkEnd, rets ...uint64) []byte {
 	return b
 }
 
+type timedSample struct {
+	at  int64
+	raw []byte
+}
+
+// readSamples reads a recording of one VMM (pid 7) whose vCPU thread (8)
+// took the given guest samples.
+func readSamples(t *testing.T, syms *symbolize.Table, samples []timedSample) *trace.Trace {
+	t.Helper()
+	const pid, vcpu = 7, 8
+	var file bytes.Buffer
+	w, err := tracefile.NewWriter(&file, tracefile.Header{PID: pid, Formats: map[string]tracefile.Format{"boottrace:guest_sample": tracefile.GuestSampleFormat}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(tracefile.Event{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid})
+	for i, s := range samples {
+		w.WriteProbe(&tracefile.Probe{Time: s.at, Kind: tracefile.KindGuestSample, TGID: pid, TID: vcpu, Seq: uint32(i + 1), Raw: s.raw})
+	}
+	w.Flush()
+	tr, err := Read(&file, ReadOptions{Symbols: syms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
 // TestRecordingGuestSamples checks what guest samples become: a track per
 // vCPU thread of stacks, outermost frame first, each sample standing for
 // the time to the next one (at most two usual intervals); the same frames
@@ -33,37 +60,22 @@ func guestSampleRaw(rip uint64, end walkEnd, rets ...uint64) []byte {
 // shorter than it says and one without RIP are counted, not drawn; the
 // innermost frame counts its samples.
 func TestRecordingGuestSamples(t *testing.T) {
-	const pid, vcpu = 7, 8
 	syms, err := symbolize.ReadSystemMap(strings.NewReader("ffffffff81000000 t main\nffffffff81000020 t a\nffffffff81000040 t spin\nffffffff81000060 t after_spin\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var file bytes.Buffer
-	w, err := tracefile.NewWriter(&file, tracefile.Header{PID: pid, Formats: map[string]tracefile.Format{"boottrace:guest_sample": tracefile.GuestSampleFormat}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(tracefile.Event{Time: 1000, Kind: "sched:sched_process_exec", TGID: pid, TID: pid})
-	seq := uint32(0)
-	sample := func(at int64, raw []byte) {
-		seq++
-		w.WriteProbe(&tracefile.Probe{Time: at, Kind: tracefile.KindGuestSample, TGID: pid, TID: vcpu, Seq: seq, Raw: raw})
-	}
 	// main calls a (returning to 0x...0c), a calls spin: a's call is its
 	// last instruction, so its return address is spin's first byte.
 	full := []uint64{0xffffffff81000040, 0xffffffff8100000c}
-	sample(10_000, guestSampleRaw(0xffffffff81000045, walkDone, full...))
-	sample(11_000, guestSampleRaw(0xffffffff81000046, walkDone, full...))
-	sample(12_000, guestSampleRaw(0xffffffff81000025, walkDone, 0xffffffff8100000c))
-	sample(13_000, guestSampleRaw(0xffffffff81000045, 4, 0xffffffff81000040)) // unmapped past a
-	sample(20_000, guestSampleRaw(0xffffffff81000045, walkDone, full...))     // after a gap
-	sample(21_000, guestSampleRaw(0, walkNoRIP))
-	sample(22_000, guestSampleRaw(0xffffffff81000045, walkDone, full...)[:20]) // cut short
-	w.Flush()
-	tr, err := Read(&file, ReadOptions{Symbols: syms})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := readSamples(t, syms, []timedSample{
+		{10_000, guestSampleRaw(0xffffffff81000045, walkDone, full...)},
+		{11_000, guestSampleRaw(0xffffffff81000046, walkDone, full...)},
+		{12_000, guestSampleRaw(0xffffffff81000025, walkDone, 0xffffffff8100000c)},
+		{13_000, guestSampleRaw(0xffffffff81000045, 4, 0xffffffff81000040)}, // unmapped past a
+		{20_000, guestSampleRaw(0xffffffff81000045, walkDone, full...)},     // after a gap
+		{21_000, guestSampleRaw(0, walkNoRIP)},
+		{22_000, guestSampleRaw(0xffffffff81000045, walkDone, full...)[:20]}, // cut short
+	})
 	var got []string
 	counted := int64(0)
 	for _, track := range tr.Tracks {
@@ -99,7 +111,23 @@ func TestRecordingGuestSamples(t *testing.T) {
 		t.Errorf("%d samples counted on the frames, want 5", counted)
 	}
 	notes := strings.Join(tr.Notes, "\n")
+	if strings.Contains(notes, "most walks ended early") {
+		t.Errorf("one walk of five that ended early called most:\n%s", notes)
+	}
 	if !strings.Contains(notes, "guest stacks: 5 samples") || !strings.Contains(notes, "1 address not mapped by the guest's page tables") || !strings.Contains(notes, "left out: 1 without RIP, 1 unreadable") {
 		t.Errorf("notes do not count the samples, the early end and those left out:\n%s", notes)
+	}
+}
+
+// TestRecordingGuestSamplesEarly: when most walks end early (a guest
+// without frame pointers), the notes say what to build the guest with.
+func TestRecordingGuestSamplesEarly(t *testing.T) {
+	tr := readSamples(t, nil, []timedSample{
+		{10_000, guestSampleRaw(0x1000, 7, 0x2000)},
+		{11_000, guestSampleRaw(0x1000, 4)},
+		{12_000, guestSampleRaw(0x1000, walkDone, 0x2000)},
+	})
+	if notes := strings.Join(tr.Notes, "\n"); !strings.Contains(notes, "most walks ended early") || !strings.Contains(notes, "CONFIG_FRAME_POINTER=y") {
+		t.Errorf("two walks of three ended early, and the notes do not say why that may be:\n%s", notes)
 	}
 }
