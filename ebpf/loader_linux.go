@@ -290,34 +290,44 @@ func missingWhy(dir string, k tracefile.KindInfo) string {
 // processes: the program filters by tgid, and threads the VMM creates
 // later are covered) and attaches prog to each.
 func (p *Probes) attachSoftware(se tracefile.KindInfo, prog *ebpf.Program) error {
+	attr := unix.PerfEventAttr{Type: unix.PERF_TYPE_SOFTWARE, Config: softwareConfig[se.Kind], Sample: 1}
+	links, err := perCPUEvents(se.Event, attr, prog)
+	p.links = append(p.links, links...)
+	return err
+}
+
+// perCPUEvents opens a perf event on every online CPU, with prog attached
+// to each, or none (the event's only effect is then its own: a timer's
+// interrupts, say). On an error it closes what it opened.
+func perCPUEvents(name string, attr unix.PerfEventAttr, prog *ebpf.Program) ([]io.Closer, error) {
 	b, err := os.ReadFile("/sys/devices/system/cpu/online")
 	if err != nil {
-		return fmt.Errorf("list CPUs: %w", err)
+		return nil, fmt.Errorf("list CPUs: %w", err)
 	}
 	cpus, err := parseCPUList(strings.TrimSpace(string(b)))
 	if err != nil {
-		return err
+		return nil, err
 	}
+	attr.Size = uint32(unsafe.Sizeof(unix.PerfEventAttr{}))
 	var links []io.Closer
 	for _, cpu := range cpus {
-		attr := unix.PerfEventAttr{
-			Type: unix.PERF_TYPE_SOFTWARE, Config: softwareConfig[se.Kind],
-			Size: uint32(unsafe.Sizeof(unix.PerfEventAttr{})), Sample: 1,
-		}
 		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
 		if err != nil {
 			closeAll(links)
-			return fmt.Errorf("perf_event_open %s on CPU %d: %w", se.Event, cpu, err)
+			return nil, fmt.Errorf("perf_event_open %s on CPU %d: %w", name, cpu, err)
+		}
+		if prog == nil {
+			links = append(links, perfEventFD(fd))
+			continue
 		}
 		l, err := attachPerfEvent(fd, prog)
 		if err != nil {
 			closeAll(links)
-			return fmt.Errorf("attach to %s on CPU %d: %w", se.Event, cpu, err)
+			return nil, fmt.Errorf("attach to %s on CPU %d: %w", name, cpu, err)
 		}
 		links = append(links, l)
 	}
-	p.links = append(p.links, links...)
-	return nil
+	return links, nil
 }
 
 // attachPerfEvent attaches prog to the perf event fd, with a BPF link

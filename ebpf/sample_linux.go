@@ -3,12 +3,14 @@ package ebpf
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unsafe"
 
 	"github.com/boottrace/boottrace/trace/tracefile"
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNoSampler is returned when the guest sampler cannot run on this kernel.
@@ -67,6 +69,18 @@ func (p *Probes) loadSampler(period uint64) error {
 		return fmt.Errorf("%w: %w", ErrNoSampler, errors.Join(errs...))
 	}
 	p.Attached = append(p.Attached, tracefile.KindGuestSample.String())
+	if !slices.ContainsFunc(errs, func(err error) bool { return err.(hookError).tracepoint == "kvm_exit" }) {
+		// A vCPU running its guest exits at the host's timer interrupts
+		// only: a timer of the sampling period on every CPU makes it exit,
+		// and so be sampled, at that rate (on paper: kvm_exit does not
+		// fire on a host without VMX or SVM).
+		timer := unix.PerfEventAttr{Type: unix.PERF_TYPE_SOFTWARE, Config: unix.PERF_COUNT_SW_CPU_CLOCK, Sample: period}
+		timers, err := perCPUEvents("cpu-clock", timer, nil)
+		if err != nil {
+			p.Missing["software:cpu-clock (the guest sampler's timer)"] = err.Error()
+		}
+		p.links = append(p.links, timers...)
+	}
 	for _, err := range errs {
 		var he hookError
 		if errors.As(err, &he) {

@@ -69,6 +69,11 @@ func TestRecordGuestStacks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			for k, why := range res.Missing {
+				if strings.Contains(k, "cpu-clock") {
+					t.Errorf("the sampler's timer was not opened: %s", why)
+				}
+			}
 			tr, err := input.Read(&file, input.ReadOptions{Symbols: syms})
 			if err != nil {
 				t.Fatal(err)
