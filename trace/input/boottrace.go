@@ -431,6 +431,10 @@ func buildBootSpans(t *trace.Trace, hdr *BootHeader, recs []bootRecord, syms *sy
 			return "an interrupt"
 		case pid == 1:
 			return "kernel_init"
+		case pid == 0 && !ok:
+			// A CPU's idle task: the boot CPU's before init, or a CPU
+			// being brought up, finishing its bring-up.
+			return "the idle task"
 		case ok:
 			return trace.CleanName(name)
 		}

@@ -424,9 +424,9 @@ func TestBootTraceKASLR(t *testing.T) {
 // the wake-up ("woken_by", the waker's pid and the lower half of its caller
 // in one address; "woken_irq" with its caller whole), under KASLR: the
 // chain names each waker with its caller, symbolized, and a waker whose
-// caller was not recorded with none.
+// caller was not recorded with none; pid 0 is a CPU's idle task.
 func TestBootTraceWakerCallers(t *testing.T) {
-	syms, err := symbolize.ReadSystemMap(strings.NewReader("ffffffff81000100 t rcu_gp_kthread\nffffffff81000200 t wakeme_after_rcu\nffffffff81000300 t process_timeout\n"))
+	syms, err := symbolize.ReadSystemMap(strings.NewReader("ffffffff81000100 t rcu_gp_kthread\nffffffff81000200 t wakeme_after_rcu\nffffffff81000300 t process_timeout\nffffffff81000400 t cpu_startup_entry\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,9 +444,12 @@ func TestBootTraceWakerCallers(t *testing.T) {
 		"9 W 0 1 a2e 0 sleep",                     // 2606
 		"10 I 0 1 a30 0 woken_irq",                // 2608: by an interrupt, caller not found
 		"11 X 0 1 a32 0 sleep",                    // 2610
-		"12 I 0 1 a8c 0 run_init_process",         // 2700
-		"13 I 0 13 2710 0 comm=kworker/0:1",       // 10000
-		"14 I 0 20 27d8 0 comm=rcu_gp",            // 10200
+		"12 W 0 1 a3c 0 sleep",                    // 2620
+		"13 I 1 1 a3e 8000000082000400 woken_by",  // 2622: by pid 0, a CPU's idle task
+		"14 X 0 1 a40 0 sleep",                    // 2624
+		"15 I 0 1 a8c 0 run_init_process",         // 2700
+		"16 I 0 13 2710 0 comm=kworker/0:1",       // 10000
+		"17 I 0 20 27d8 0 comm=rcu_gp",            // 10200
 	}
 	lines := []string{btLine(fmt.Sprintf("H 2 6.1.0 1000000 1 %d 0 2710 1000000 0", len(recs)))}
 	for _, r := range recs {
@@ -468,6 +471,7 @@ func TestBootTraceWakerCallers(t *testing.T) {
 		"[off-cpu] sleeping, woken by kworker/0:1 (wakeme_after_rcu) <- rcu_gp (rcu_gp_kthread) <- an interrupt (process_timeout)",
 		"[off-cpu] sleeping, woken by kworker/0:1",
 		"[off-cpu] sleeping, woken by an interrupt",
+		"[off-cpu] sleeping, woken by the idle task (cpu_startup_entry)",
 	}
 	if diff := cmp.Diff(want, waits); diff != "" {
 		t.Errorf("waits (-want +got):\n%s", diff)
