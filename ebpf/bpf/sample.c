@@ -21,6 +21,12 @@
 // and CR3) lazily, and says which are loaded in vcpu->arch.regs_avail. RBP
 // is a general register, saved on every exit. RIP and CR3 are used only
 // when their bit is set, else the sample says so (status).
+//
+// KVM holds the memory slots' SRCU read lock while it emulates; at
+// kvm_exit (called from vmx_vcpu_run/svm_vcpu_run, before KVM takes the
+// lock again after the guest ran) it does not: every read here is a
+// fault-safe probe read, so a slot changed at that very moment gives a
+// wrong frame, never a crash.
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -65,6 +71,7 @@ struct kvm_vcpu_arch {
 	unsigned long cr0;
 	unsigned long cr3;
 	unsigned long cr4;
+	__u64 efer;
 } __attribute__((preserve_access_index));
 
 struct kvm_vcpu {
@@ -109,6 +116,7 @@ enum walk_end {
 	WALK_READ = 6,       // the VMM's memory could not be read (a page not present)
 	WALK_BAD_FRAME = 7,  // the next frame pointer is not above this one
 	WALK_LA57 = 8,       // 5-level paging: not walked
+	WALK_NOT_LONG = 9,   // paging outside long mode (a 32-bit guest): not walked
 };
 
 // The time of each vCPU thread's last sample.
@@ -126,6 +134,7 @@ volatile const __u64 sample_period_ns = 1000000;
 #define PTE_LARGE 0x80ULL
 #define CR0_PG (1ULL << 31)
 #define CR4_LA57 (1ULL << 12)
+#define EFER_LMA (1ULL << 10)
 
 // gpa_to_hva finds the VMM's address of guest-physical gpa in KVM's gfn
 // tree of memory slots (ordered by base_gfn).
@@ -254,6 +263,11 @@ static __always_inline int sample(struct kvm_vcpu *vcpu)
 
 	if (BPF_CORE_READ(vcpu, arch.cr4) & CR4_LA57) {
 		walk = WALK_LA57;
+		goto done;
+	}
+	// Frames of 8 bytes and 4-level tables: a 64-bit guest's.
+	if ((cr0 & CR0_PG) && !(BPF_CORE_READ(vcpu, arch.efer) & EFER_LMA)) {
+		walk = WALK_NOT_LONG;
 		goto done;
 	}
 	struct tlb tlb = {};

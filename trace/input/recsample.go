@@ -31,7 +31,8 @@ const (
 
 var walkEndNames = [...]string{"", "depth limit", "RIP not loaded at the hook", "CR3 not loaded at the hook",
 	"address not mapped by the guest's page tables", "guest-physical address in no memory slot",
-	"VMM memory not readable", "frame pointer not above the one before", "5-level paging not walked"}
+	"VMM memory not readable", "frame pointer not above the one before", "5-level paging not walked",
+	"paging outside long mode (a 32-bit guest) not walked"}
 
 func (w walkEnd) String() string {
 	if int(w) < len(walkEndNames) {
