@@ -22,7 +22,7 @@ func newBenchCmd() *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "bench --runs N -o DIR [--vs COMMAND] -- COMMAND...",
-		Short: "Boot N times, keep each console, and compare (A B A B ... with --vs)",
+		Short: "Boot N times, keep each console, and compare (A B B A A B ... with --vs)",
 		Long: `Run a boot N times — COMMAND is anything that boots a machine and writes its
 serial console to standard output (examples/boot.sh, QEMU with -serial
 stdio, a Firecracker wrapper) — and keep each console as DIR/a-001.log, ...
@@ -32,7 +32,8 @@ matching --until, at --timeout (the command is then stopped with its
 process group), or when the command exits. No privileges needed.
 
 With --vs "OTHER COMMAND" (run by /bin/sh), the two commands run
-interleaved, A B A B ..., so that slow drift of the host hits both alike
+interleaved and counterbalanced, A B B A A B B A ..., so that slow drift of
+the host and any effect of going first in a pair hit both alike
 (DIR/b-001.log, ...), and bench prints the diff of the two groups: medians,
 shifts with their intervals and whether they are significant (see
 "boottrace diff"). Without --vs it prints each run's boot time and their
@@ -70,7 +71,7 @@ spread. A progress line shows run i of N and the last boot time.`,
 			}
 			e := cmd.ErrOrStderr()
 			for i := 1; i <= runs; i++ {
-				for g := range groups {
+				for _, g := range runOrder(i, len(groups)) {
 					path := filepath.Join(dir, fmt.Sprintf("%s-%03d.log", groups[g].name, i))
 					f, err := os.Create(path)
 					if err != nil {
@@ -116,4 +117,19 @@ spread. A progress line shows run i of N and the last boot time.`,
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "end a boot (stopping the command) after this long")
 	in.register(cmd)
 	return cmd
+}
+
+// runOrder is the order in which run i (from 1) boots the groups: A B, then
+// B A, and so on (A B B A A B ...). Plain alternation (A B A B) puts B
+// after A every time: under a drift, or any effect of going first, B would
+// differ from A for that alone.
+func runOrder(i, groups int) []int {
+	order := make([]int, groups)
+	for g := range order {
+		order[g] = g
+		if i%2 == 0 {
+			order[g] = groups - 1 - g
+		}
+	}
+	return order
 }
