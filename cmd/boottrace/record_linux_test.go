@@ -212,6 +212,14 @@ func TestRecordSampleGuest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("flame: %v", err)
 	}
+	if !bytes.Contains(folded, []byte(";main;a;b;spin ")) {
+		// VMX reads RIP and (with EPT) CR3 lazily: at kvm_exit they may
+		// not be loaded.
+		summary, _ := exec.Command(bin, "summary", file).CombinedOutput()
+		if bytes.Contains(summary, []byte("CR3 not loaded")) || bytes.Contains(summary, []byte("without RIP")) {
+			t.Skipf("this host's KVM had not loaded the guest's RIP or CR3 at the hook: samples are RIP only or none (see the README)\n%s", summary)
+		}
+	}
 	if !regexp.MustCompile(`(?m);guest_loop;main;a;b;spin \d+$`).Match(folded) {
 		t.Errorf("no main;a;b;spin stack under the guest's span:\n%s", folded)
 	}

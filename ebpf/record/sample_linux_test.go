@@ -100,11 +100,15 @@ func TestRecordGuestStacks(t *testing.T) {
 					return true
 				})
 			}
-			if strings.Contains(notes, "CR3 not loaded") && byStack["main;a;b;spin"] == 0 {
-				// VMX with EPT reads CR3 lazily: at kvm_exit it is not loaded.
-				t.Skipf("this host's KVM had not loaded the guest's CR3 at the hook, so samples are RIP only (see the README's guest stacks section):\n%s", notes)
-			}
 			ab, cs := byStack["main;a;b;spin"], byStack["main;c;spin"]
+			if ab == 0 && (strings.Contains(notes, "CR3 not loaded") || strings.Contains(notes, "without RIP")) {
+				// VMX reads RIP and (with EPT) CR3 lazily: at kvm_exit
+				// they may not be loaded.
+				t.Skipf("this host's KVM had not loaded the guest's RIP or CR3 at the hook, so samples are RIP only or none (see the README's guest stacks section):\n%s", notes)
+			}
+			if ab+cs > 0 && ab+cs < 200 {
+				t.Skipf("%d samples of the two stacks: too few to weigh them (this host exits rarely?)\n%s", ab+cs, notes)
+			}
 			if ab == 0 || cs == 0 {
 				t.Fatalf("no main;a;b;spin or main;c;spin under %q: %v\n%s", c.root, byStack, notes)
 			}
