@@ -213,19 +213,8 @@ func run() error {
 		if _, err := ioctl(fd, kvmSetSregs, uintptr(unsafe.Pointer(&sr))); err != nil {
 			return fmt.Errorf("KVM_SET_SREGS: %w", err)
 		}
-		// The guest's arguments (guest.S): what to touch, how many records.
-		rg := regs{RIP: codeAddr, RSP: 0x7000, RFLAGS: 2, RDI: touchAddr, RBX: uint64(*touchMiB) << 20 / 4096, R9: uint64(*records)}
-		if i > 0 {
-			rg.RBX = 0 // one vCPU touches the memory
-		}
-		if *stacks > 0 {
-			// The stack's top word stays 0: main's return address, where
-			// a frame-pointer walk ends.
-			rg = regs{RIP: stacksVA, RSP: stacksStackVA + 4*4096 - 8, RFLAGS: 2, R10: uint64(*spin)}
-		}
-		if _, err := ioctl(fd, kvmSetRegs, uintptr(unsafe.Pointer(&rg))); err != nil {
-			return fmt.Errorf("KVM_SET_REGS: %w", err)
-		}
+		// The TSC frequency first: the -stacks guest runs for a time in
+		// its TSC's cycles.
 		if *tscKHz > 0 {
 			if _, err := ioctl(fd, kvmSetTSCKHz, uintptr(*tscKHz)); err != nil {
 				return fmt.Errorf("KVM_SET_TSC_KHZ %d: %w", *tscKHz, err)
@@ -234,12 +223,18 @@ func run() error {
 		if khz, err = ioctl(fd, kvmGetTSCKHz, 0); err != nil {
 			return fmt.Errorf("KVM_GET_TSC_KHZ: %w", err)
 		}
+		// The guest's arguments (guest.S): what to touch, how many records.
+		rg := regs{RIP: codeAddr, RSP: 0x7000, RFLAGS: 2, RDI: touchAddr, RBX: uint64(*touchMiB) << 20 / 4096, R9: uint64(*records)}
+		if i > 0 {
+			rg.RBX = 0 // one vCPU touches the memory
+		}
 		if *stacks > 0 {
-			// How long the -stacks guest runs, in its TSC's cycles.
-			rg.R11 = uint64(khz) * uint64(*stacks)
-			if _, err := ioctl(fd, kvmSetRegs, uintptr(unsafe.Pointer(&rg))); err != nil {
-				return fmt.Errorf("KVM_SET_REGS: %w", err)
-			}
+			// The stack's top word stays 0: main's return address, where
+			// a frame-pointer walk ends. R11: how many TSC cycles to run.
+			rg = regs{RIP: stacksVA, RSP: stacksStackVA + 4*4096 - 8, RFLAGS: 2, R10: uint64(*spin), R11: uint64(khz) * uint64(*stacks)}
+		}
+		if _, err := ioctl(fd, kvmSetRegs, uintptr(unsafe.Pointer(&rg))); err != nil {
+			return fmt.Errorf("KVM_SET_REGS: %w", err)
 		}
 		vcpus[i] = &vcpu{fd: fd, run: runMem}
 	}
