@@ -3,7 +3,6 @@ package ebpf
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 	"unsafe"
 
@@ -43,7 +42,8 @@ func (p *Probes) loadSampler(period uint64) error {
 	}
 	p.links = append(p.links, last)
 	repl := map[string]*ebpf.Map{"events": p.objs.Events, "tgids": p.objs.Tgids, "counters": p.objs.Counters, "last_sample": last}
-	var errs []error
+	var failed []error
+	exitHook := true
 	for _, h := range sampleHooks {
 		one := spec.Copy()
 		for name := range one.Programs {
@@ -52,24 +52,26 @@ func (p *Probes) loadSampler(period uint64) error {
 			}
 		}
 		coll, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: repl})
-		if err != nil {
-			errs = append(errs, hookError{h.tracepoint, err})
-			continue
+		var l link.Link
+		if err == nil {
+			if l, err = link.AttachTracing(link.TracingOptions{Program: coll.Programs[h.prog]}); err != nil {
+				coll.Close()
+			}
 		}
-		l, err := link.AttachTracing(link.TracingOptions{Program: coll.Programs[h.prog]})
 		if err != nil {
-			coll.Close()
-			errs = append(errs, hookError{h.tracepoint, err})
+			failed = append(failed, fmt.Errorf("kvm:%s: %w", h.tracepoint, err))
+			p.Missing[tracefile.KindGuestSample.String()+" on kvm:"+h.tracepoint] = err.Error()
+			exitHook = exitHook && h.tracepoint != "kvm_exit"
 			continue
 		}
 		p.links = append(p.links, l, closer(coll.Close))
 		p.samplers = append(p.samplers, coll.Programs[h.prog])
 	}
-	if len(errs) == len(sampleHooks) {
-		return fmt.Errorf("%w: %w", ErrNoSampler, errors.Join(errs...))
+	if len(failed) == len(sampleHooks) {
+		return fmt.Errorf("%w: %w", ErrNoSampler, errors.Join(failed...))
 	}
 	p.Attached = append(p.Attached, tracefile.KindGuestSample.String())
-	if !slices.ContainsFunc(errs, func(err error) bool { return err.(hookError).tracepoint == "kvm_exit" }) {
+	if exitHook {
 		// A vCPU running its guest exits at the host's timer interrupts
 		// only: a timer of the sampling period on every CPU makes it exit,
 		// and so be sampled, at that rate (on paper: kvm_exit does not
@@ -81,24 +83,9 @@ func (p *Probes) loadSampler(period uint64) error {
 		}
 		p.links = append(p.links, timers...)
 	}
-	for _, err := range errs {
-		var he hookError
-		if errors.As(err, &he) {
-			p.Missing[tracefile.KindGuestSample.String()+" on kvm:"+he.tracepoint] = he.err.Error()
-		}
-	}
 	p.formats[tracefile.KindGuestSample] = tracefile.GuestSampleFormat
 	return nil
 }
-
-// hookError is why the sampler did not attach to a tracepoint.
-type hookError struct {
-	tracepoint string
-	err        error
-}
-
-func (e hookError) Error() string { return "kvm:" + e.tracepoint + ": " + e.err.Error() }
-func (e hookError) Unwrap() error { return e.err }
 
 // closer makes a Close function an io.Closer.
 type closer func()
